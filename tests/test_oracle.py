@@ -57,6 +57,21 @@ def test_exploration_is_deterministic_per_seed_and_recovers(world):
     assert len(plans) > 1  # default exploration varies between tasks
 
 
+def test_stepwise_oracle_searches_before_each_visit_and_stays_on_screen(world):
+    from webagent.train.pipeline import grounding_problem
+
+    tasks = [t for t in build_suite(world, "webwalker", split="all") if len(t["evidence_urls"]) == 2][:4]
+    assert tasks
+    for task in tasks:
+        traj = run_react(world, task, OracleConfig(p_wrong_page=0, p_reformulate=0, stepwise=True))
+        names = [a.name for s in traj.steps for a in s.actions]
+        assert names == ["search", "visit", "search", "visit"] and traj.answer == task["answer"]
+        assert visited(traj) == task["evidence_urls"]
+        assert not any("http" in P.parse_reply(s.text).think for s in traj.steps)  # short thoughts, no URLs
+        # Every visited URL was in an earlier search result: the whole episode can be learnt by copying.
+        assert grounding_problem({"messages": traj.messages, "answer": task["answer"]}) is None
+
+
 def test_realistic_query_never_leaks_the_answer():
     task = {"question": "Who is the general chair of Velor 2024?", "answer": "Velor",
             "hints": {"entities": ["Velor 2024"], "attributes": ["general chair"]}}

@@ -69,9 +69,22 @@ def test_tokenizer_special_tokens_and_save_roundtrip(tok, tok_dir, tmp_path):
 
 
 def test_tokenizer_learned_world_vocabulary(tok, world):
-    # Trained on the pages, so page text needs far fewer tokens than bytes.
+    # Trained on the pages, so page text needs far fewer tokens than bytes (even with every space,
+    # digit and CJK character a piece of its own).
     page = next(p for p in world.iter_pages(kind="site") if len(p.text) > 200)
-    assert len(tok.encode(page.text)) < len(page.text.encode()) / 2
+    assert len(tok.encode(page.text)) < len(page.text.encode()) / 1.5
+
+
+def test_tokenizer_copies_token_for_token(tok):
+    # A name, a number or a URL gets the same ids wherever it stands, so copying it from the question,
+    # a search result or a page is token for token (copy_friendly pre-tokenization).
+    ids = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
+    for name in ("Lanwen University", "岚文大学", "1964-08-01", "http://cs.lanwen.edu.test/about/"):
+        alone = ids(name)
+        for context in (f"the {name} of", f'["{name}"]', f"问题：{name}的建校时间", f"({name})"):
+            got = ids(context)
+            assert any(got[i:i + len(alone)] == alone for i in range(len(got))), (name, context)
+    assert len(ids("1964")) == 4  # one token per digit
 
 
 # --- model presets --------------------------------------------------------------------------

@@ -149,6 +149,18 @@ def test_one_sft_step_reduces_loss_on_a_fixed_batch(tok, tok_dir, data_file, tmp
     assert (tmp_path / "one" / "tokenizer.json").is_file()  # a complete save_pretrained directory
 
 
+def test_lm_objective_trains_every_token_and_sft_only_the_assistant(tok, tok_dir, data_file, tmp_path):
+    from webagent.train.sft import prepare_data
+
+    sft_rows, _, sft = prepare_data(_cfg(tmp_path, data_file, tok_dir, eval_fraction=0.0).resolved(), tok)
+    lm_rows, _, lm = prepare_data(_cfg(tmp_path, data_file, tok_dir, eval_fraction=0.0, objective="lm").resolved(), tok)
+    assert torch.equal(sft_rows.input_ids, lm_rows.input_ids)  # same rows, only the targets differ
+    assert lm.trained_tokens == lm.tokens - lm.chats  # every token but each chat's first is a target
+    assert sft.trained_tokens < lm.trained_tokens / 2
+    with pytest.raises(ValueError, match="objective"):
+        _cfg(tmp_path, data_file, tok_dir, objective="rl").resolved()
+
+
 def test_resume_equals_uninterrupted_training(tok_dir, data_file, tmp_path):
     full = train_sft(_cfg(tmp_path / "full", data_file, tok_dir))
     half = train_sft(_cfg(tmp_path / "split", data_file, tok_dir, halt_after=2))

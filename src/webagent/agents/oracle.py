@@ -49,6 +49,10 @@ class OracleConfig:
     """Open a wrong page first (a non-evidence search hit, or a wrong button), then recover."""
     visit_together: bool = False
     """Visit all evidence pages in one call instead of one per turn."""
+    stepwise: bool = False
+    """One hop at a time for small models: search for each evidence page's own entity and attribute
+    right before visiting it, and keep thoughts short (no URLs). Every step then copies from what
+    is already on screen: the question, the previous page's evidence, the last search results."""
     label: str = LABEL
 
 
@@ -63,10 +67,15 @@ def realistic_query(task: dict[str, Any]) -> str:
     words = [*hints.get("entities", [])[:1], *hints.get("attributes", [])[-1:]]
     query = " ".join(words) if words else " ".join(w for w in re.findall(r"[\w'-]+", str(task["question"]))
                                                      if w.lower() not in _QWORDS)
-    answer = str(task.get("answer") or "").strip()
+    return _without(query, str(task.get("answer") or "")) or str(task["question"])
+
+
+def _without(query: str, answer: str) -> str:
+    """``query`` with the gold answer's text taken out (a query must never leak it)."""
+    answer = answer.strip()
     if answer and answer.lower() in query.lower():
         query = re.sub(re.escape(answer), "", query, flags=re.I)
-    return " ".join(query.split()) or str(task["question"])
+    return " ".join(query.split())
 
 
 class OracleModel:
@@ -108,8 +117,18 @@ class OracleModel:
     def _plan(self) -> list[str]:
         steps = (["vague_search"] if self.reformulate else []) + ["search"]
         steps += ["wrong_visit"] if self.wrong_first else []
-        steps += ["visit_all"] if self.config.visit_together else [f"visit:{u}" for u in self.evidence]
+        if self.config.stepwise:
+            hops = [[f"search:{i}", f"visit:{u}"] for i, u in enumerate(self.evidence)]
+            steps += [s for hop in hops for s in hop][1:]  # the first hop's search is "search"
+        else:
+            steps += ["visit_all"] if self.config.visit_together else [f"visit:{u}" for u in self.evidence]
         return steps + ["answer"]
+
+    def _hop(self, i: int) -> tuple[str, str]:
+        """(entity, attribute) of hop ``i`` from the task hints (the last ones when hints are short)."""
+        hints = self.task.get("hints") or {}
+        ents, attrs = hints.get("entities") or ["the subject"], hints.get("attributes") or ["requested detail"]
+        return ents[min(i, len(ents) - 1)], attrs[min(i, len(attrs) - 1)]
 
     def _react(self, messages: list[dict[str, Any]]) -> str:
         turn = sum(m["role"] == "assistant" for m in messages)
@@ -128,6 +147,10 @@ class OracleModel:
             vague = " ".join(hints.get("attributes") or query.split()[-2:])
             return P.format_assistant(f"I need the {attribute}. Let me start with a broad search.",
                                       [P.ToolCall("search", {"query": [vague]})])
+        if self.config.stepwise and (step == "search" or step.startswith("search:")):
+            ent, attr = self._hop(int(step.split(":")[1]) if ":" in step else 0)
+            query = _without(f"{ent} {attr}", str(self.task.get("answer") or ""))
+            return P.format_assistant(f"I need the {attr} of {ent}.", [P.ToolCall("search", {"query": [query]})])
         if step == "search":
             why = ("Those results are too generic; I will add the name." if self.reformulate
                    else f"I need the {attribute} of {entity}. I will search for it.")
@@ -139,6 +162,11 @@ class OracleModel:
                 return P.format_assistant("This result looks related; let me check it.",
                                           [P.ToolCall("visit", {"url": [url], "goal": f"the {attribute} of {entity}"})])
             step = todo[1]  # no distractor available: go straight on
+        if self.config.stepwise and step.startswith("visit:"):
+            url = step.split(":", 1)[1]
+            ent, attr = self._hop(self.evidence.index(url))
+            return P.format_assistant(f"The result {ent} should give it.",
+                                      [P.ToolCall("visit", {"url": [url], "goal": attr})])
         if step == "visit_all" or step.startswith("visit:"):
             urls = self.evidence if step == "visit_all" else [step.split(":", 1)[1]]
             lead = "That page does not state it. " if turn and plan[turn - 1] == "wrong_visit" else ""

@@ -24,6 +24,8 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (save_pretrained layout)")
     p.add_argument("--vocab-size", type=int, default=8192, help="vocabulary size (default 8192; nano uses 4096)")
     p.add_argument("--max-chars", type=int, default=20_000_000, help="read at most this much page text")
+    p.add_argument("--plain-bpe", action="store_true",
+                   help="plain byte-level BPE (default: spaces, digits and CJK characters are pieces of their own)")
     p.set_defaults(func=cmd_tokenizer)
 
     p = sub.add_parser("sft", help="supervised fine-tuning with observation tokens masked (torchrun-ready)")
@@ -47,6 +49,8 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for init and data order (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 on GPU too")
+    p.add_argument("--objective", choices=("sft", "lm"), default="sft",
+                   help="sft: train assistant tokens only (default); lm: every token (pretraining on whole chats)")
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --out")
     p.add_argument("--halt-after", type=int, help="stop after N steps of this run, leaving a checkpoint")
     p.add_argument("--model-config", metavar="JSON", help='extra Qwen2Config fields for a preset, e.g. \'{"num_hidden_layers": 2}\'')
@@ -76,7 +80,8 @@ def cmd_tokenizer(args: argparse.Namespace) -> int:
     from webagent.world import open_world
 
     world = open_world(args.world)
-    tok = train_world_tokenizer(world, TokenizerConfig(vocab_size=args.vocab_size, max_chars=args.max_chars))
+    tok = train_world_tokenizer(world, TokenizerConfig(vocab_size=args.vocab_size, max_chars=args.max_chars,
+                                                          copy_friendly=not args.plain_bpe))
     tok.save_pretrained(args.out)
     problems = check_tokenizer(tok)
     print(f"tokenizer with {len(tok)} tokens written to {args.out}")
@@ -96,7 +101,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, lr=args.lr, min_lr=args.min_lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, epochs=args.epochs,
         max_steps=args.max_steps, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
-        save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None,
+        save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None, objective=args.objective,
         resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
     )
     result = train_sft(cfg)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.train.data import IGNORE, DataStats, PackedRows, encode_records, load_chats, pack, split_eval
+from webagent.train.masking import Encoded
 from webagent.train.models import build_model, count_parameters, is_preset, train_defaults
 from webagent.train.tokenizer import load_tokenizer
 
@@ -79,10 +80,16 @@ class SFTConfig:
     """Stop after this many steps of this invocation (leaving a checkpoint): time-boxed jobs."""
     progress: bool = True
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    objective: str = "sft"
+    """``sft``: the mask contract (only assistant tokens are trained); ``lm``: every token of the
+    chats is a target, pages and search results included (language-model pretraining on the text
+    an agent reads, e.g. before SFT of a model trained from scratch)."""
     """Extra Qwen2Config fields for a preset (e.g. a smaller ``hidden_size`` for tests)."""
 
     def resolved(self) -> SFTConfig:
         """A copy with every ``None`` filled from the preset (or WebSailor's RFT) defaults."""
+        if self.objective not in ("sft", "lm"):
+            raise ValueError(f"unknown objective {self.objective!r}: use sft (assistant tokens) or lm (every token)")
         d = asdict(self)
         for k, v in train_defaults(self.model).items():
             if d.get(k) is None:
@@ -129,6 +136,16 @@ def init_distributed(device: str) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX): autocast then about doubles
+    a small model's training speed; without it bf16 is emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def pick_device(cfg: SFTConfig, d: Dist):
@@ -300,6 +317,8 @@ def prepare_data(cfg: SFTConfig, tokenizer, records=None) -> tuple[PackedRows, P
         examples = load_chats(cfg.data, tokenizer, cfg.seq_len, stats)
     if not examples:
         raise ValueError("no training example has an assistant token to learn from")
+    if cfg.objective == "lm":  # language-model pretraining on whole chats: every token is a target
+        examples = [Encoded(e.input_ids, [1] * len(e.input_ids), e.turn_starts) for e in examples]
     train_ex, eval_ex = split_eval(examples, cfg.eval_fraction, cfg.seed)
     train_rows = pack(train_ex, cfg.seq_len, tokenizer.pad_token_id, stats)
     eval_rows = pack(eval_ex, cfg.seq_len, tokenizer.pad_token_id) if eval_ex else None

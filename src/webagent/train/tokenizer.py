@@ -57,6 +57,16 @@ class TokenizerConfig:
     max_chars: int = 20_000_000
     """Stop reading text after this many characters (BPE statistics saturate long before)."""
     model_max_length: int = 32768
+    copy_friendly: bool = True
+    """Make every space, digit and CJK character a piece of its own before BPE, so a name, URL or
+    number tokenizes the same wherever it appears (after a space or a quote, inside a sentence or
+    alone). An agent copies names from the question into queries and spans from pages into
+    answers; a small model learns that token for token far sooner than across different merges.
+    Costs about 1.5x the tokens of plain byte-level BPE on the offline web."""
+
+
+# CJK ideographs, kana, CJK punctuation and full-width forms.
+_CJK = r"[\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 
 
 def world_texts(world, max_chars: int | None = None) -> Iterator[str]:
@@ -85,10 +95,12 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig | None = None)
     if cfg.vocab_size < 256 + len(SPECIAL_TOKENS) + 1:
         raise ValueError(f"vocab_size must be above {256 + len(SPECIAL_TOKENS)} (the byte alphabet and special tokens)")
     tok = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\n"), behavior="isolated"),  # newline = a piece of its own
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
+    pieces = [pre_tokenizers.Split(Regex(r"\n"), behavior="isolated")]  # newline = a piece of its own
+    if cfg.copy_friendly:
+        pieces += [pre_tokenizers.Split(Regex(_CJK), behavior="isolated"),
+                   pre_tokenizers.Digits(individual_digits=True),
+                   pre_tokenizers.Split(Regex(" "), behavior="isolated")]
+    tok.pre_tokenizer = pre_tokenizers.Sequence([*pieces, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=cfg.vocab_size,

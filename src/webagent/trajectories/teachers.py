@@ -57,6 +57,8 @@ class TeacherConfig:
     p_wrong_page: float = 0.3
     p_reformulate: float = 0.3
     visit_together: bool = False
+    stepwise: bool = False
+    """One search per evidence page and short thoughts (see ``OracleConfig.stepwise``)."""
 
     def validate(self) -> None:
         if self.kind not in KINDS:
@@ -146,7 +148,7 @@ class Teacher:
 
             c = self.config
             ocfg = OracleConfig(seed=c.seed, p_wrong_page=c.p_wrong_page, p_reformulate=c.p_reformulate,
-                                visit_together=c.visit_together)
+                                visit_together=c.visit_together, stepwise=c.stepwise)
             return OracleModel.for_task(task, ocfg, world=self.world, run=attempt)
         assert self._model is not None
         return self._model

@@ -1,0 +1,98 @@
+"""Does a trained policy copy? Teacher-forced accuracy on held-out oracle trajectories.
+
+The privileged oracle answers the held-out questions of a pipeline run in the model's own runtime
+(one search per evidence page, ``stepwise``); the model then reads each of those chats once
+(teacher forcing) and we count, per assistant turn, whether its greedy prediction matches every
+token. A turn is a search (copy the entity from the question), a visit (copy a URL from the
+results) or an answer (copy a span from the evidence). In seconds it says which of the three a
+model gets right, where a full evaluation takes minutes and only says that episodes fail.
+
+    python bench/bench_copy.py --run runs/nano                  # the run's SFT model
+    python bench/bench_copy.py --run runs/nano --model checkpoints/nano
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from common import save, table
+
+
+def held_out_chats(run: Path) -> list[dict]:
+    """Oracle trajectories of the run's held-out questions (sampled once, cached in RUN/bench)."""
+    from webagent.checkpoints import AgentRuntime
+    from webagent.train.pipeline import PipelineConfig, _read_jsonl
+    from webagent.trajectories.sample import SampleConfig, asample
+    from webagent.trajectories.teachers import Teacher, TeacherConfig
+    from webagent.world.store import WorldStore
+
+    path = run / "bench" / "oracle-chats.jsonl"
+    if not path.is_file():
+        raw = json.loads((run / "pipeline_config.json").read_text())
+        rt = AgentRuntime.from_dict(raw.pop("runtime"))
+        cfg = PipelineConfig(**{k: v for k, v in raw.items() if k in PipelineConfig.__dataclass_fields__})
+        world = run / "worlds" / f"eval-{cfg.eval_seed}"
+        store = WorldStore(world)
+        teacher = Teacher(TeacherConfig(p_wrong_page=0, p_reformulate=0, prompt_file=rt.prompt_path(),
+                                        max_llm_calls=rt.max_llm_calls, stepwise=True), world=store)
+
+        async def go() -> None:
+            async with rt.toolbox(world=store) as tb:
+                await asample(_read_jsonl(run / "qa" / "eval.jsonl"), path, teacher,
+                              SampleConfig(attempts=1, date=rt.date, world=str(world)), world=store, toolbox=tb,
+                              progress=False)
+        try:
+            asyncio.run(go())
+        finally:
+            store.close()
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def turn_accuracy(model_dir: Path, chats: list[dict]) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from webagent.train.masking import encode_trajectory
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    counts = {k: [0, 0] for k in ("search", "visit", "answer")}
+    right = total = 0
+    with torch.no_grad():
+        for chat in chats:
+            enc = encode_trajectory(chat, tok)
+            ids = torch.tensor([enc.input_ids])
+            pred = model(input_ids=ids).logits[0].argmax(-1)
+            bounds = [*enc.turn_starts, len(enc.input_ids)]
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                trained = [i for i in range(max(a, 1), b) if enc.loss_mask[i]]
+                if not trained:
+                    continue
+                hits = [int(pred[i - 1]) == enc.input_ids[i] for i in trained]
+                right, total = right + sum(hits), total + len(hits)
+                text = tok.decode(enc.input_ids[a:b])
+                kind = "answer" if "<answer>" in text else "visit" if '"visit"' in text else "search"
+                counts[kind][0] += all(hits)
+                counts[kind][1] += 1
+    row = {"model": str(model_dir), "token accuracy": round(right / max(total, 1), 3)}
+    row.update({f"{k} turns exact": f"{a}/{n}" for k, (a, n) in counts.items()})
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="a webagent pipeline run directory")
+    ap.add_argument("--model", type=Path, action="append", help="model directory (default: RUN/sft); repeatable")
+    args = ap.parse_args()
+    chats = held_out_chats(args.run)
+    rows = [turn_accuracy(m, chats) for m in (args.model or [args.run / "sft"])]
+    print(f"\nTeacher-forced greedy accuracy on {len(chats)} held-out oracle chats\n")
+    print(table(rows, list(rows[0])))
+    print(f"\nresults: {save('copy', {'run': str(args.run), 'rows': rows})}")
+
+
+if __name__ == "__main__":
+    main()
