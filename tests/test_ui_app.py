@@ -141,6 +141,29 @@ def test_cli_registers_ui_with_help():
     assert "127.0.0.1" in sub.help
 
 
+def test_live_local_model_runs_the_shipped_checkpoint_in_its_runtime(site):
+    from webagent.checkpoints import find_checkpoint, load_runtime
+
+    path = find_checkpoint("nano")
+    if path is None:
+        pytest.skip("no shipped checkpoint in this installation")
+    c = site["client"]
+    started = c.post("/api/live", json={"question": "What is the location of Savia University?", "llm": "local"}).json()
+    with c.stream("GET", started["events"]) as r:
+        events = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: ")]
+    assert events[-1]["kind"] == "done", events[-1]
+    traj = c.get(started["trajectory"]).json()
+    runtime = load_runtime(path)
+    assert traj["policy"] == path.name and events[-1]["data"]["llm_calls"] <= runtime.max_llm_calls  # not the form's 20
+    assert "Tools:\nsearch" in traj["messages"][1]["content"]  # the compact prompt it was trained with
+    search = next(a for s in traj["steps"] for a in s["actions"] if a["name"] == "search")
+    assert search["observation"].count("\n1. [") == 1 and "\n4. [" not in search["observation"]  # k = 3 hits
+    bad = c.post("/api/live", json={"question": "q", "llm": "local", "model": "/nonexistent/model"}).json()
+    with c.stream("GET", bad["events"]) as r:
+        last = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: ")][-1]
+    assert last["kind"] == "failed" and "no model directory" in last["text"]
+
+
 def test_live_webwalker_with_the_rule_based_policy(site, world):
     c = site["client"]
     root = next(s for s in world.sites() if "openpedia" not in s and "news" not in s)

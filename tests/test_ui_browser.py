@@ -73,7 +73,13 @@ def pwned(page):
 def test_live_question_streams_and_the_answer_appears(page, site):
     page.goto(site["url"] + "/")
     page.fill("#question", "Who was the general chair of the conference?")
+    page.select_option("#llm", "local")  # a local model takes a directory, no base URL
+    assert page.is_visible("#model") and not page.is_visible("#base_url")
+    assert "checkpoints/nano" in page.get_attribute("#model", "placeholder")
+    page.select_option("#llm", "openai")
+    assert page.is_visible("#model") and page.is_visible("#base_url")
     page.select_option("#llm", "scripted")
+    assert not page.is_visible("#model")
     page.click("#run")
     page.wait_for_selector("#final:not([hidden])")
     assert page.text_content("#final-answer").startswith(LIVE_ANSWER)

@@ -16,6 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from webagent.agents.react import Event
@@ -174,6 +175,7 @@ def default_models() -> dict[str, tuple[str, ModelFactory]]:
     """The model choices of the Live form: label and factory."""
     return {
         "baseline": ("rule-based baseline (no model)", _baseline),
+        "local": ("local model directory (default: the shipped nano checkpoint)", _local),
         "openai": ("OpenAI-compatible server", _openai),
     }
 
@@ -183,6 +185,22 @@ def _baseline(req: LiveRequest) -> Any:
     from webagent.agents.walker_baseline import WalkerBaselinePolicy
 
     return WalkerBaselinePolicy() if req.agent == "walker" else BaselinePolicy()
+
+
+def _local(req: LiveRequest) -> Any:
+    """A Hugging Face model directory on this machine, run in its own runtime when it has one
+    (``webagent_agent.json``: the prompt, search hits and evidence budget it was trained with)."""
+    from webagent.checkpoints import find_checkpoint, load_runtime
+    from webagent.llm.factory import make_model
+
+    path = req.model or str(find_checkpoint("nano") or "")
+    if not path:
+        raise ValueError("name a model directory (no shipped checkpoint is installed)")
+    if not Path(path).is_dir():
+        raise ValueError(f"no model directory at {path}")
+    model = make_model("local", path)
+    model.runtime = load_runtime(path)  # read by run_agent
+    return model
 
 
 def _openai(req: LiveRequest) -> Any:
@@ -207,9 +225,15 @@ async def run_agent(session: LiveSession, model: Any, toolbox: Any) -> Trajector
             return await agent.run(req.question, req.root_url)
         from webagent.agents.react import ReactAgent, ReactConfig
 
-        agent = ReactAgent(model, toolbox.react_tools, ReactConfig(max_llm_calls=req.max_llm_calls),
-                           policy=policy, on_event=session.on_event)
-        return await agent.run(req.question)
+        runtime = getattr(model, "runtime", None)  # a trained checkpoint's own runtime (see _local)
+        if runtime is None:
+            agent = ReactAgent(model, toolbox.react_tools, ReactConfig(max_llm_calls=req.max_llm_calls),
+                               policy=policy, on_event=session.on_event)
+            return await agent.run(req.question)
+        config = runtime.react_config(max_llm_calls=min(req.max_llm_calls, runtime.max_llm_calls))
+        async with runtime.toolbox(toolbox.config, world=toolbox.world) as tools:
+            agent = ReactAgent(model, tools.react_tools, config, policy=policy, on_event=session.on_event)
+            return await agent.run(req.question)
     finally:
         if hasattr(model, "aclose"):
             await model.aclose()

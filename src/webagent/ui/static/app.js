@@ -28,9 +28,12 @@ function setupLive() {
   const toggle = () => {
     const walker = $("agent").value === "walker";
     const openai = $("llm").value === "openai";
+    const local = $("llm").value === "local";
     document.querySelectorAll(".walker-only").forEach((n) => { n.hidden = !walker; });
     document.querySelectorAll(".react-only").forEach((n) => { n.hidden = walker; });
     document.querySelectorAll(".openai-only").forEach((n) => { n.hidden = !openai; });
+    document.querySelectorAll(".model-field").forEach((n) => { n.hidden = !(openai || local); });
+    $("model").placeholder = local ? "checkpoints/nano (default) or a model directory" : "Alibaba-NLP/WebSailor-7B";
   };
   $("agent").addEventListener("change", toggle);
   $("llm").addEventListener("change", toggle);
