@@ -137,6 +137,25 @@ def test_redirect_to_a_name_resolving_to_loopback_is_refused(web):
     assert web.hits["/ok"] == before  # the guard stopped it before any request
 
 
+def test_dns_rebinding_cannot_reach_loopback(web, monkeypatch):
+    # A rebinding DNS server: the first lookup (the guard's check) gets a public address, every later
+    # one 127.0.0.1. The fetcher connects only to addresses it vetted in one lookup, so it never
+    # reaches the loopback server that a second resolution at connect time would have found.
+    port = int(web.base.rsplit(":", 1)[1])
+    real, answers = socket.getaddrinfo, iter(["93.184.215.14"])
+
+    def rebinding(host, *args, **kwargs):
+        if host in ("rebind.example", b"rebind.example"):  # anyio passes the name as IDNA bytes
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers, "127.0.0.1"), port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    before = web.hits["/ok"]
+    r = fetch(f"http://rebind.example:{port}/ok", allow_hosts=())
+    assert "refused by the URL guard" in r.error and "loopback" in r.error, r
+    assert web.hits["/ok"] == before
+
+
 def test_loopback_is_refused_unless_allow_listed(web):
     r = fetch(web.base + "/ok", allow_hosts=())
     assert "refused by the URL guard" in r.error and "loopback" in r.error

@@ -15,9 +15,10 @@ fetcher calls :func:`check_url`, which refuses
 
 Host names are resolved (``loop.getaddrinfo``) and *every* returned address must be public. Hosts
 in the allow-list skip the address checks; that is how the local web's own server and test servers
-on loopback are reached. The check happens before httpx connects and httpx resolves the name again,
-so a DNS server that answers differently the second time (DNS rebinding) is not covered; put an
-egress proxy in front of the fetcher where that matters.
+on loopback are reached. The fetcher also connects only to addresses vetted in the same lookup
+(:func:`vetted_addresses`, used by its connection backend), so a DNS server that answers with a
+public address for the check and a private one for the connection (DNS rebinding) gets nowhere.
+Through an outgoing proxy the proxy resolves names; guard the proxy's egress there.
 """
 
 from __future__ import annotations
@@ -182,15 +183,28 @@ async def check_url(url: str, allow_hosts: Iterable[str] = (), *, resolve: bool 
     host, port, allowed = check_url_static(url, allow_hosts)
     if allowed or not resolve or parse_ip(host) is not None:
         return
+    await vetted_addresses(host, port, allow_hosts, url=url)
+
+
+async def vetted_addresses(host: str, port: int, allow_hosts: Iterable[str] = (), *, url: str | None = None) -> list[str]:
+    """Resolve ``host`` once and return its addresses if every one is allowed or public (else raise
+    ``URLRefused``; ``DNSLookupError`` when it does not resolve). Connecting to exactly these
+    addresses leaves no second lookup for a rebinding DNS server to answer differently."""
+    allow_hosts, what = tuple(allow_hosts), url or host
+    ip = parse_ip(host)
+    if ip is not None:
+        if not _allowed(host, ip, allow_hosts) and (problem := address_problem(ip)):
+            raise URLRefused(f"'{what}' points to {problem} ({ip}); such addresses cannot be fetched")
+        return [str(ip)]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
         raise DNSLookupError(f"DNS lookup failed for '{host}' ({e})") from None
+    addresses = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if _allowed(host, ip, allow_hosts):
-            continue
-        problem = address_problem(ip)
-        if problem:
-            raise URLRefused(f"'{url}' resolves to {problem} ({ip}); such addresses cannot be fetched")
+        if not _allowed(host, ip, allow_hosts) and (problem := address_problem(ip)):
+            raise URLRefused(f"'{what}' resolves to {problem} ({ip}); such addresses cannot be fetched")
+        addresses.append(str(ip))
+    return list(dict.fromkeys(addresses))

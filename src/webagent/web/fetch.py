@@ -17,12 +17,13 @@ import asyncio
 import email.utils
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from webagent.tools.guard import DNSLookupError, URLRefused, check_url
+from webagent.tools.guard import DNSLookupError, URLRefused, check_url, vetted_addresses
 from webagent.urls import is_test_host, normalize_url
 from webagent.web.markdown import html_to_markdown
 
@@ -175,13 +176,15 @@ class Fetcher:
             self._clients, self._loop = {}, loop
         key = "local" if local else "live"
         if key not in self._clients:
+            kw: dict[str, Any] = {"proxy": None if local else self.config.proxy, "limits": HTTP_LIMITS}
+            if not (local or self.config.proxy):
+                kw = {"transport": _pinned_transport(self._allow_for(self.config.web_url or ""))}
             self._clients[key] = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.config.timeout),
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": self.config.user_agent},
-                proxy=None if local else self.config.proxy,
-                limits=HTTP_LIMITS,
+                **kw,
             )
         return self._clients[key]
 
@@ -201,6 +204,10 @@ class Fetcher:
                 last = FetchResult(url, error="the connection was reset by the server")
             except httpx.ConnectError as e:
                 return FetchResult(url, error=f"could not connect ({e or 'connection refused'})")
+            except URLRefused as e:  # from the connection backend: the name now resolves elsewhere
+                return FetchResult(url, error=f"refused by the URL guard: {e}")
+            except DNSLookupError as e:
+                return FetchResult(url, error=str(e))
             except httpx.HTTPError as e:
                 return FetchResult(url, error=f"request failed ({type(e).__name__}: {e})")
             else:
@@ -279,6 +286,42 @@ async def request_with_retries(
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to the addresses the SSRF guard vetted in the same DNS lookup.
+
+    httpx would otherwise resolve the name again when it connects, and a DNS server can answer that
+    second query with a private address (DNS rebinding). TLS still verifies the URL's host name."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_hosts: tuple[str, ...]):
+        self.inner, self.allow_hosts = inner, allow_hosts
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in await vetted_addresses(host, port, self.allow_hosts):
+            try:
+                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                error = e
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,  # noqa: ASYNC109
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def _pinned_transport(allow_hosts: tuple[str, ...]) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport with :class:`_PinnedBackend` under its connection pool."""
+    transport = httpx.AsyncHTTPTransport(limits=HTTP_LIMITS, trust_env=False)
+    pool = transport._pool  # httpx exposes no network_backend argument; the pool takes one
+    pool._network_backend = _PinnedBackend(pool._network_backend, tuple(allow_hosts))
+    return transport
 
 
 def _with_scheme(url: str) -> str:
