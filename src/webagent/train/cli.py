@@ -101,8 +101,8 @@ def cmd_sft(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, lr=args.lr, min_lr=args.min_lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, epochs=args.epochs,
         max_steps=args.max_steps, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
-        save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None, objective=args.objective,
-        resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
+        save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None,
+        objective=args.objective, resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
     )
     result = train_sft(cfg)
     import os

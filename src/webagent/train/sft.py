@@ -80,11 +80,11 @@ class SFTConfig:
     """Stop after this many steps of this invocation (leaving a checkpoint): time-boxed jobs."""
     progress: bool = True
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    """Extra Qwen2Config fields for a preset (e.g. a smaller ``hidden_size`` for tests)."""
     objective: str = "sft"
     """``sft``: the mask contract (only assistant tokens are trained); ``lm``: every token of the
     chats is a target, pages and search results included (language-model pretraining on the text
     an agent reads, e.g. before SFT of a model trained from scratch)."""
-    """Extra Qwen2Config fields for a preset (e.g. a smaller ``hidden_size`` for tests)."""
 
     def resolved(self) -> SFTConfig:
         """A copy with every ``None`` filled from the preset (or WebSailor's RFT) defaults."""

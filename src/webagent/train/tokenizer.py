@@ -61,8 +61,8 @@ class TokenizerConfig:
     """Make every space, digit and CJK character a piece of its own before BPE, so a name, URL or
     number tokenizes the same wherever it appears (after a space or a quote, inside a sentence or
     alone). An agent copies names from the question into queries and spans from pages into
-    answers; a small model learns that token for token far sooner than across different merges.
-    Costs about 1.5x the tokens of plain byte-level BPE on the offline web."""
+    answers; this makes every such copy token for token instead of a re-spelling across different
+    merges. Costs about 1.5x the tokens of plain byte-level BPE on the offline web."""
 
 
 # CJK ideographs, kana, CJK punctuation and full-width forms.

@@ -176,8 +176,10 @@ class Fetcher:
             self._clients, self._loop = {}, loop
         key = "local" if local else "live"
         if key not in self._clients:
-            kw: dict[str, Any] = {"proxy": None if local else self.config.proxy, "limits": HTTP_LIMITS}
-            if not (local or self.config.proxy):
+            kw: dict[str, Any]
+            if local or self.config.proxy:
+                kw = {"proxy": None if local else self.config.proxy, "limits": HTTP_LIMITS}
+            else:  # straight to the live web: connect only to vetted addresses (own server allowed)
                 kw = {"transport": _pinned_transport(self._allow_for(self.config.web_url or ""))}
             self._clients[key] = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.config.timeout),
