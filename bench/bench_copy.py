@@ -23,31 +23,14 @@ from common import save, table
 
 def held_out_chats(run: Path) -> list[dict]:
     """Oracle trajectories of the run's held-out questions (sampled once, cached in RUN/bench)."""
-    from webagent.checkpoints import AgentRuntime
-    from webagent.train.pipeline import PipelineConfig, _read_jsonl
-    from webagent.trajectories.sample import SampleConfig, asample
-    from webagent.trajectories.teachers import Teacher, TeacherConfig
-    from webagent.world.store import WorldStore
+    from webagent.train.pipeline import _read_jsonl, load_config, oracle_sample
 
     path = run / "bench" / "oracle-chats.jsonl"
     if not path.is_file():
-        raw = json.loads((run / "pipeline_config.json").read_text())
-        rt = AgentRuntime.from_dict(raw.pop("runtime"))
-        cfg = PipelineConfig(**{k: v for k, v in raw.items() if k in PipelineConfig.__dataclass_fields__})
-        world = run / "worlds" / f"eval-{cfg.eval_seed}"
-        store = WorldStore(world)
-        teacher = Teacher(TeacherConfig(p_wrong_page=0, p_reformulate=0, prompt_file=rt.prompt_path(),
-                                        max_llm_calls=rt.max_llm_calls, stepwise=True), world=store)
-
-        async def go() -> None:
-            async with rt.toolbox(world=store) as tb:
-                await asample(_read_jsonl(run / "qa" / "eval.jsonl"), path, teacher,
-                              SampleConfig(attempts=1, date=rt.date, world=str(world)), world=store, toolbox=tb,
-                              progress=False)
-        try:
-            asyncio.run(go())
-        finally:
-            store.close()
+        cfg = load_config(run)
+        cfg.progress = False
+        asyncio.run(oracle_sample(cfg, _read_jsonl(run / "qa" / "eval.jsonl"), run / "worlds" / f"eval-{cfg.eval_seed}",
+                                  path))
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 

@@ -36,3 +36,28 @@ def world(world_dir):
     store = WorldStore(world_dir)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """The hand-written little web of ``_tools_web`` (a conference site and a few pages), per module."""
+    from _tools_web import make_world
+
+    s = make_world(tmp_path_factory.mktemp("world"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def tok_dir(world_dir):
+    """The project tokenizer trained on the session world (once per process)."""
+    from _train_helpers import world_tokenizer
+
+    return world_tokenizer(str(world_dir))
+
+
+@pytest.fixture(scope="module")
+def tok(tok_dir):
+    from webagent.train.tokenizer import load_tokenizer
+
+    return load_tokenizer(tok_dir)

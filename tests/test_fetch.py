@@ -8,16 +8,9 @@ import socket
 
 import pytest
 
-from _tools_web import ROOT, FakeWeb, make_world
+from _tools_web import ROOT, FakeWeb
 from webagent.web.fetch import FetchConfig, Fetcher, FetchResult, page_markdown
 from webagent.web.markdown import html_to_markdown, strip_links
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("world"))
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

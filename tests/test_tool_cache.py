@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from _tools_web import ROOT, FakeWeb, make_world
+from _tools_web import ROOT, FakeWeb
 from webagent.tools.cache import CachedTool, ToolCache
 from webagent.tools.click import ClickSession, ClickTool
 from webagent.tools.search import LocalSearch, SearchTool, SerperSearch
@@ -23,12 +23,6 @@ CALLS = [
     ("visit", {"url": ROOT + "missing/", "goal": "anything"}),
 ]
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("world"))
-    yield s
-    s.close()
 
 
 def live_tools(base: str) -> dict:

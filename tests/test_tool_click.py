@@ -7,16 +7,9 @@ import asyncio
 
 import pytest
 
-from _tools_web import ROOT, make_world
+from _tools_web import ROOT
 from webagent.tools.click import UNKNOWN_BUTTON, Button, ClickSession, ClickTool, extract_buttons
 from webagent.web.fetch import Fetcher
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("world"))
-    yield s
-    s.close()
 
 
 def buttons_of(obs: str) -> list[str]:

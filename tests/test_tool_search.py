@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from _tools_web import FakeWeb, make_world
+from _tools_web import FakeWeb
 from webagent.tools.search import (
     LocalSearch,
     SearchBackendError,
@@ -19,12 +19,6 @@ from webagent.types import Hit
 
 FMT_HEADER = "A Google search for '{q}' found {n} results:\n\n## Web Results\n"
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("world"))
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from _tools_web import ROOT, FakeWeb, make_world
+from _tools_web import ROOT, FakeWeb
 from webagent.llm.scripted import ScriptedModel
 from webagent.tools.extract import LexicalExtractor, LLMExtractor, parse_json_object, split_passages
 from webagent.tools.visit import VisitTool, format_failure, format_visit
@@ -22,12 +22,6 @@ LAYOUT = re.compile(
 )
 KEYNOTES = ROOT + "program/keynotes/"
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("world"))
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

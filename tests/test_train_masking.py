@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _train_helpers import TINY, baseline_trajectories, world_tokenizer  # noqa: E402
+from _train_helpers import TINY, baseline_trajectories  # noqa: E402
 from webagent import protocol as P  # noqa: E402
 from webagent.train.masking import (  # noqa: E402
     encode_trajectory,
@@ -15,18 +15,8 @@ from webagent.train.masking import (  # noqa: E402
     render_chat,
     template_mismatch,
 )
-from webagent.train.tokenizer import SPECIAL_TOKENS, check_tokenizer, load_tokenizer  # noqa: E402
+from webagent.train.tokenizer import SPECIAL_TOKENS, check_tokenizer  # noqa: E402
 from webagent.trajectory import Step, Trajectory  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tok_dir(world_dir):
-    return world_tokenizer(str(world_dir))
-
-
-@pytest.fixture(scope="module")
-def tok(tok_dir):
-    return load_tokenizer(tok_dir)
 
 
 @pytest.fixture(scope="module")

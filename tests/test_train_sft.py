@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _train_helpers import TINY, world_tokenizer  # noqa: E402
+from _train_helpers import TINY  # noqa: E402
 from webagent.train.data import IGNORE, DataStats, encode_records, pack, page_chats, plan_rows  # noqa: E402
 from webagent.train.masking import Encoded  # noqa: E402
 from webagent.train.models import build_model  # noqa: E402
@@ -22,15 +22,6 @@ from webagent.train.tokenizer import load_tokenizer  # noqa: E402
 
 SEQ = 128
 
-
-@pytest.fixture(scope="module")
-def tok_dir(world_dir):
-    return world_tokenizer(str(world_dir))
-
-
-@pytest.fixture(scope="module")
-def tok(tok_dir):
-    return load_tokenizer(tok_dir)
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,12 @@
 import asyncio
 import json
 
-import pytest
-
-from _tools_web import ROOT, make_world
+from _tools_web import ROOT
 from webagent import trajectory as T
 from webagent.agents.walker import WalkerAgent, WalkerConfig, parse_json_reply
 from webagent.llm.scripted import ScriptedModel
 from webagent.tools.click import UNKNOWN_BUTTON, ClickSession, ClickTool
 from webagent.web.fetch import Fetcher
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = make_world(tmp_path_factory.mktemp("walker-world"))
-    yield s
-    s.close()
 
 
 def click(label, thought="look there"):

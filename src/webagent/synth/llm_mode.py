@@ -49,6 +49,13 @@ class LLMRealizer:
         obj = parse_json_object(reply.text)
         return (obj, None) if obj is not None else (None, "llm_malformed")
 
+    async def ask_question(self, model: Any, generator: str, key: str, gold: str,
+                           **fields: Any) -> tuple[str, str | None]:
+        """:meth:`ask` for a question whose answer the material fixes: (question, None) or
+        (question, reason to reject: a failed call, a missing field or a changed answer)."""
+        obj, why = await self.ask(model, generator, key, **fields)
+        return ("", why) if obj is None else _question_keeping_answer(obj, gold)
+
     def _page(self, ctx, url: str | None) -> str:
         text = (ctx.page_text(url) if url else None) or ""
         return text[: self.max_page_chars]
@@ -114,11 +121,9 @@ class LLMRealizer:
         rec = draft.record
         p = self.prompts(gen.name)
         pages = self._sublinks(gen.ctx, rec.evidence_urls)
-        obj, why = await self.ask(model, gen.name, "user", qtype=rec.qtype, type_hint=p.get(rec.qtype, ""),
-                                  pages=pages, lang_name=LANG_NAMES[rec.lang])
-        if obj is None:
-            return why
-        question, why = _question_keeping_answer(obj, rec.answer)  # the material fixes the answer
+        question, why = await self.ask_question(model, gen.name, "user", rec.answer, qtype=rec.qtype,
+                                                type_hint=p.get(rec.qtype, ""), pages=pages,
+                                                lang_name=LANG_NAMES[rec.lang])
         if why:
             return why
         rec.question = question
@@ -150,11 +155,9 @@ class LLMRealizer:
             return await self._realize_explored(gen, draft, model)
         sub = draft.material["subgraph"]
         answer_type = gen.graph[sub.answer].type
-        obj, why = await self.ask(model, gen.name, "user", clues=rec.question, answer=rec.answer,
-                                  answer_type=answer_type, lang_name=LANG_NAMES[rec.lang])
-        if obj is None:
-            return why
-        question, why = _question_keeping_answer(obj, rec.answer)  # the node meeting every constraint
+        question, why = await self.ask_question(model, gen.name, "user", rec.answer, clues=rec.question,
+                                                answer=rec.answer, answer_type=answer_type,
+                                                lang_name=LANG_NAMES[rec.lang])  # the node meeting every constraint
         if why:
             return why
         rec.question = question
@@ -164,11 +167,9 @@ class LLMRealizer:
         """A subgraph of an explored graph: the model obfuscates and asks; no name may remain."""
         rec, sub = draft.record, draft.material["subgraph"]
         edges = "\n".join(f"{s} | {p} | {o}" for s, p, o, _ in rec.meta["edges"])
-        obj, why = await self.ask(model, gen.name, "explored_user", edges=edges, answer=rec.answer,
-                                  answer_type=draft.material.get("answer_type", "entity"), lang_name=LANG_NAMES[rec.lang])
-        if obj is None:
-            return why
-        question, why = _question_keeping_answer(obj, rec.answer)
+        question, why = await self.ask_question(model, gen.name, "explored_user", rec.answer, edges=edges,
+                                                answer=rec.answer, answer_type=draft.material.get("answer_type", "entity"),
+                                                lang_name=LANG_NAMES[rec.lang])
         if why:
             return why
         if any(contains_phrase(question, name) for name in sub.nodes):

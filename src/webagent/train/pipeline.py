@@ -296,30 +296,38 @@ def stage_trajectories(run: Run) -> dict[str, Any]:
     return asyncio.run(_trajectories(run))
 
 
-async def _trajectories(run: Run) -> dict[str, Any]:
-    from webagent.trajectories.filters import FilterConfig, afilter
+async def oracle_sample(cfg: PipelineConfig, tasks: list[dict[str, Any]], world_dir: str | os.PathLike,
+                        out: Path) -> None:
+    """The privileged oracle (``stepwise``) answers ``tasks`` on a world in the model's runtime,
+    one trajectory per task, appended to ``out`` (resumable)."""
     from webagent.trajectories.sample import SampleConfig, asample
     from webagent.trajectories.teachers import Teacher, TeacherConfig
     from webagent.world.store import WorldStore
 
-    cfg, rt = run.cfg, run.cfg.runtime
+    rt = cfg.runtime
+    store = WorldStore(world_dir)
+    teacher = Teacher(TeacherConfig(p_wrong_page=cfg.oracle_p_wrong_page, p_reformulate=cfg.oracle_p_reformulate,
+                                    prompt_file=rt.prompt_path(), max_llm_calls=rt.max_llm_calls, seed=cfg.seed,
+                                    stepwise=True), world=store)
+    try:
+        async with rt.toolbox(world=store) as tb:
+            await asample(tasks, out, teacher, SampleConfig(attempts=1, date=rt.date, world=str(world_dir)),
+                          world=store, toolbox=tb, progress=cfg.progress)
+    finally:
+        store.close()
+
+
+async def _trajectories(run: Run) -> dict[str, Any]:
+    from webagent.trajectories.filters import FilterConfig, afilter
+
+    cfg = run.cfg
     tasks = _read_jsonl(run.path("qa", "sft_tasks.jsonl"))
     kept, counts = [], {"sampled": 0, "filtered": 0, "rejected": {}}
     for seed in cfg.train_seeds:
         world_dir = str(run.train_world(seed))
         mine = [t for t in tasks if t.get("train_seed") == seed]
-        store = WorldStore(world_dir)
-        teacher = Teacher(TeacherConfig(p_wrong_page=cfg.oracle_p_wrong_page, p_reformulate=cfg.oracle_p_reformulate,
-                                        prompt_file=rt.prompt_path(), max_llm_calls=rt.max_llm_calls, seed=cfg.seed,
-                                        stepwise=True),
-                          world=store)
         out = run.path("trajectories", f"sampled-{seed}.jsonl")
-        try:
-            async with rt.toolbox(world=store) as tb:
-                await asample(mine, out, teacher, SampleConfig(attempts=1, date=rt.date, world=world_dir),
-                              world=store, toolbox=tb, progress=cfg.progress)
-        finally:
-            store.close()
+        await oracle_sample(cfg, mine, world_dir, out)
         sampled = _read_jsonl(out)
         result = await afilter(sampled, FilterConfig())
         counts["sampled"] += len(sampled)
@@ -552,14 +560,7 @@ def write_curves(run: Run) -> list[str]:
         ev = [r for r in recs if r.get("eval_loss") is not None]
         if ev:
             ax.plot([r["step"] for r in ev], [r["eval_loss"] for r in ev], "o-", label="eval loss")
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("masked loss")
-        ax.set_title("SFT")
-        ax.legend()
-        fig.tight_layout()
-        paths.append(out / "sft_loss.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
+        paths.append(_save_plot(fig, ax, out / "sft_loss.png", "optimizer step", "masked loss", "SFT"))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     drew = False
     for alg in ("dapo", "dupo"):
@@ -570,15 +571,23 @@ def write_curves(run: Run) -> list[str]:
             ax.plot([r["step"] for r in recs], [r["reward_answer"] for r in recs], "--", label=f"{alg.upper()} answer")
             drew = True
     if drew:
-        ax.set_xlabel("RL update")
-        ax.set_ylabel("mean over rollouts")
-        ax.set_title("RL from the SFT policy")
-        ax.legend()
-        fig.tight_layout()
-        paths.append(out / "rl_reward.png")
-        fig.savefig(paths[-1], dpi=100)
+        paths.append(_save_plot(fig, ax, out / "rl_reward.png", "RL update", "mean over rollouts",
+                                "RL from the SFT policy"))
     plt.close(fig)
     return [str(p) for p in paths]
+
+
+def _save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def stage_report(run: Run) -> dict[str, Any]:
@@ -639,6 +648,13 @@ def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] | None = None, 
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def load_config(out: str | os.PathLike) -> PipelineConfig:
+    """The configuration a pipeline run in ``out`` was started with (``pipeline_config.json``)."""
+    raw = json.loads((Path(out) / "pipeline_config.json").read_text())
+    runtime = AgentRuntime.from_dict(raw.pop("runtime"))
+    return PipelineConfig(**raw, runtime=runtime)
+
+
 # --- shipping --------------------------------------------------------------------------------------
 
 _SHIP_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
@@ -650,9 +666,7 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
     settings (``webagent_agent.json``), card data (``webagent_card.json``) and a model card."""
     from webagent.train.models import count_parameters
 
-    cfg = PipelineConfig(**{k: v for k, v in json.loads((Path(out) / "pipeline_config.json").read_text()).items()
-                            if k != "runtime"})
-    cfg.runtime = AgentRuntime.from_dict(json.loads((Path(out) / "pipeline_config.json").read_text())["runtime"])
+    cfg = load_config(out)
     run = Run(cfg)
     table = json.loads(run.path("report", "results.json").read_text())
     rows = table["rows"]
