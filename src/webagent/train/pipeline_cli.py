@@ -25,7 +25,7 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--force", default="", help="comma-separated finished stages to run again")
     p.add_argument("--device", help="auto (cuda when present), cpu or cuda")
     p.add_argument("--model", help="model preset (nano, micro, small) or a Hugging Face model directory")
-    p.add_argument("--train-seeds", help="comma-separated world seeds to train on (default 101-106)")
+    p.add_argument("--train-seeds", help="comma-separated world seeds to train on (nano: 101-160)")
     p.add_argument("--eval-seed", type=int, help="world seed of the held-out questions (never a train seed)")
     p.add_argument("--qa-per-world", type=int, help="questions synthesised per train world")
     p.add_argument("--eval-questions", type=int, help="held-out questions (spread over type × difficulty)")
