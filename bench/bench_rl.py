@@ -63,9 +63,13 @@ def build_policy(root: Path, n_questions: int, seed: int):
     agent = ReactAgent(None, [], ReactConfig(prompt_file=str(root / "prompt.toml"), date="2025-01-01"))
     tasks, chats = [], []
     for i, p in enumerate(pages):
+        # Sure questions (i % 4 < 2) are always answered "no": right for the first, wrong for the
+        # second; unsure ones get "yes" and "no". The tiny policy cannot tell apart titles seen
+        # through an observation well enough to be sure of a different answer for each question
+        # (a per-question yes/no gives a zero-spread share of only ~0.1, far below real RL's).
         gold, wrong = ("yes", "no") if i % 2 else ("no", "yes")
         tasks.append({"id": f"q{i}", "question": f"Was {p.title} founded before 1900?", "answer": gold})
-        answers = [[gold, gold], [wrong, wrong], [gold, wrong], [gold, wrong]][i % 4]  # sure right/wrong, unsure
+        answers = [[gold, gold], [wrong, wrong], [gold, wrong], [gold, wrong]][i % 4]
         for a in answers:
             chats.append({"messages": agent.initial_messages(tasks[-1]["question"]) + search + [
                 {"role": "assistant", "content": P.format_assistant("Found it.", answer=a)}]})
