@@ -7,6 +7,12 @@ token. A turn is a search (copy the entity from the question), a visit (copy a U
 results) or an answer (copy a span from the evidence). In seconds it says which of the three a
 model gets right, where a full evaluation takes minutes and only says that episodes fail.
 
+Two finer probes of copying come with it: on the same chats, how often the model continues a
+name, URL or value piece the way it continued earlier in the observations, where that
+continuation is unambiguous ("continues"); and on random ids repeated after a gap of 64, 128,
+256 or 1,024 tokens, how often it predicts the repeat ("repeat@N"). A model that copies by content gets
+every gap right; one that learnt to copy from a fixed distance gets only that distance.
+
     python bench/bench_copy.py --run runs/nano                  # the run's SFT model
     python bench/bench_copy.py --run runs/nano --model checkpoints/nano
 """
@@ -62,7 +68,47 @@ def turn_accuracy(model_dir: Path, chats: list[dict]) -> dict:
                 counts[kind][1] += 1
     row = {"model": str(model_dir), "token accuracy": round(right / max(total, 1), 3)}
     row.update({f"{k} turns exact": f"{a}/{n}" for k, (a, n) in counts.items()})
+    row["continues"] = continuation_accuracy(model, tok, chats)
+    row.update(repeat_accuracy(model, len(tok)))
     return row
+
+
+def continuation_accuracy(model, tok, chats: list[dict]) -> float:
+    """Share of trained tokens predicted right where the previous token occurred earlier in the
+    chat's context, always followed by this same token (a one-token match suffices), leaving out
+    tokens of the prompt's first 120 (boilerplate)."""
+    import torch
+
+    from webagent.train.masking import encode_trajectory
+
+    right = total = 0
+    with torch.no_grad():
+        for chat in chats:
+            enc = encode_trajectory(chat, tok)
+            ids = enc.input_ids
+            pred = model(input_ids=torch.tensor([ids])).logits[0].argmax(-1).tolist()
+            follows: dict[int, set[int]] = {}
+            for i in range(1, len(ids)):
+                if enc.loss_mask[i] and ids[i] not in ids[:120] and follows.get(ids[i - 1]) == {ids[i]}:
+                    right, total = right + (pred[i - 1] == ids[i]), total + 1
+                if not enc.loss_mask[i]:
+                    follows.setdefault(ids[i - 1], set()).add(ids[i])
+    return round(right / max(total, 1), 3)
+
+
+def repeat_accuracy(model, vocab: int, gaps=(64, 128, 256, 1024), rows: int = 4) -> dict[str, float]:
+    """Accuracy on the second copy of ``gap`` random ids (seeded, so runs compare)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    with torch.no_grad():
+        for gap in gaps:
+            x = torch.randint(16, vocab, (rows, gap), generator=g)
+            ids = torch.cat([x, x], 1)
+            pred = model(input_ids=ids).logits[:, gap:-1].argmax(-1)
+            out[f"repeat@{gap}"] = round(float((pred == ids[:, gap + 1:]).float().mean()), 3)
+    return out
 
 
 def main() -> None:
