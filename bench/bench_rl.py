@@ -85,10 +85,11 @@ async def run_arm(algorithm: str, latency_ms: float, root: Path, world_dir: Path
     from webagent.web.faults import FaultConfig
     from webagent.web.server import ServerThread
 
-    cfg = RLConfig(out_dir=str(root / f"{algorithm}-{latency_ms:g}"), policy=str(root / "policy"), preset="nano", algorithm=algorithm,
-                   group_size=args.group, batch_size=args.batch, mini_batch_size=args.batch // 2, max_tokens=64,
-                   max_llm_calls=3, lr=1e-4, warmup_steps=0, concurrency=args.batch * args.group,
-                   prompt_file=str(root / "prompt.toml"), max_gen_rounds=20, seed=args.seed, progress=False).resolved()
+    cfg = RLConfig(out_dir=str(root / f"{algorithm}-{latency_ms:g}"), policy=str(root / "policy"), preset="nano",
+                   algorithm=algorithm, group_size=args.group, batch_size=args.batch,
+                   mini_batch_size=args.batch // 2, max_tokens=64, max_llm_calls=3, lr=1e-4, warmup_steps=0,
+                   concurrency=args.batch * args.group, prompt_file=str(root / "prompt.toml"), max_gen_rounds=20,
+                   seed=args.seed, progress=False).resolved()
     server = ServerThread(world_dir, faults=FaultConfig(latency_ms=latency_ms)).start()
     try:
         async with Toolbox(WebConfig(web="offline", web_url=server.url, k=K)) as tb:
