@@ -50,50 +50,44 @@ def turn_accuracy(model_dir: Path, chats: list[dict]) -> dict:
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     counts = {k: [0, 0] for k in ("search", "visit", "answer")}
     right = total = 0
+    cont = [0, 0]
     with torch.no_grad():
         for chat in chats:
             enc = encode_trajectory(chat, tok)
-            ids = torch.tensor([enc.input_ids])
-            pred = model(input_ids=ids).logits[0].argmax(-1)
+            pred = model(input_ids=torch.tensor([enc.input_ids])).logits[0].argmax(-1).tolist()
             bounds = [*enc.turn_starts, len(enc.input_ids)]
             for a, b in zip(bounds, bounds[1:], strict=False):
                 trained = [i for i in range(max(a, 1), b) if enc.loss_mask[i]]
                 if not trained:
                     continue
-                hits = [int(pred[i - 1]) == enc.input_ids[i] for i in trained]
+                hits = [pred[i - 1] == enc.input_ids[i] for i in trained]
                 right, total = right + sum(hits), total + len(hits)
                 text = tok.decode(enc.input_ids[a:b])
                 kind = "answer" if "<answer>" in text else "visit" if '"visit"' in text else "search"
                 counts[kind][0] += all(hits)
                 counts[kind][1] += 1
+            for k, v in enumerate(continuations(enc, pred)):
+                cont[k] += v
     row = {"model": str(model_dir), "token accuracy": round(right / max(total, 1), 3)}
     row.update({f"{k} turns exact": f"{a}/{n}" for k, (a, n) in counts.items()})
-    row["continues"] = continuation_accuracy(model, tok, chats)
+    row["continues"] = round(cont[0] / max(cont[1], 1), 3)
     row.update(repeat_accuracy(model, len(tok)))
     return row
 
 
-def continuation_accuracy(model, tok, chats: list[dict]) -> float:
-    """Share of trained tokens predicted right where the previous token occurred earlier in the
-    chat's context, always followed by this same token (a one-token match suffices), leaving out
-    tokens of the prompt's first 120 (boilerplate)."""
-    import torch
-
-    from webagent.train.masking import encode_trajectory
-
+def continuations(enc, pred: list[int]) -> tuple[int, int]:
+    """(right, total) over trained tokens whose previous token occurred earlier in the chat's
+    context always followed by this same token (a one-token match suffices), leaving out tokens
+    of the prompt's first 120 (boilerplate)."""
+    ids, boiler = enc.input_ids, set(enc.input_ids[:120])
+    follows: dict[int, set[int]] = {}
     right = total = 0
-    with torch.no_grad():
-        for chat in chats:
-            enc = encode_trajectory(chat, tok)
-            ids = enc.input_ids
-            pred = model(input_ids=torch.tensor([ids])).logits[0].argmax(-1).tolist()
-            follows: dict[int, set[int]] = {}
-            for i in range(1, len(ids)):
-                if enc.loss_mask[i] and ids[i] not in ids[:120] and follows.get(ids[i - 1]) == {ids[i]}:
-                    right, total = right + (pred[i - 1] == ids[i]), total + 1
-                if not enc.loss_mask[i]:
-                    follows.setdefault(ids[i - 1], set()).add(ids[i])
-    return round(right / max(total, 1), 3)
+    for i in range(1, len(ids)):
+        if not enc.loss_mask[i]:
+            follows.setdefault(ids[i - 1], set()).add(ids[i])
+        elif ids[i] not in boiler and follows.get(ids[i - 1]) == {ids[i]}:
+            right, total = right + (pred[i - 1] == ids[i]), total + 1
+    return right, total
 
 
 def repeat_accuracy(model, vocab: int, gaps=(64, 128, 256, 1024), rows: int = 4) -> dict[str, float]:

@@ -136,6 +136,7 @@ def main() -> None:
                     "duplicated": round(statistics.fmean(r["duplicated"] for r in recs), 3),
                     "batch_groups": round(statistics.fmean(r["batch_groups"] for r in recs), 1),
                 })
+                print(f"{alg.upper()} at {latency:g} ms: {rows[-1]['s_per_update']} s/update", flush=True)
             rows[-1]["speedup"] = round(rows[-2]["s_per_update"] / rows[-1]["s_per_update"], 2)
     print(table(rows, [*rows[0], "speedup"]))
     print("speedup: DAPO's wall-clock per update over DUPO's at the same tool latency (paper: ~2-3x; target >= 2x)")
