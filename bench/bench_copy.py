@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 from common import save, table
+from webagent.train.copying import ordinary_ids, repeat_accuracy
 
 
 def held_out_chats(run: Path) -> list[dict]:
@@ -71,7 +72,8 @@ def turn_accuracy(model_dir: Path, chats: list[dict]) -> dict:
     row = {"model": str(model_dir), "token accuracy": round(right / max(total, 1), 3)}
     row.update({f"{k} turns exact": f"{a}/{n}" for k, (a, n) in counts.items()})
     row["continues"] = round(cont[0] / max(cont[1], 1), 3)
-    row.update(repeat_accuracy(model, len(tok)))
+    gaps = repeat_accuracy(model, ordinary_ids(tok), gaps=(64, 128, 256, 1024), trials=4)
+    row.update({f"repeat@{gap}": acc for gap, acc in gaps.items()})
     return row
 
 
@@ -88,21 +90,6 @@ def continuations(enc, pred: list[int]) -> tuple[int, int]:
         elif ids[i] not in boiler and follows.get(ids[i - 1]) == {ids[i]}:
             right, total = right + (pred[i - 1] == ids[i]), total + 1
     return right, total
-
-
-def repeat_accuracy(model, vocab: int, gaps=(64, 128, 256, 1024), rows: int = 4) -> dict[str, float]:
-    """Accuracy on the second copy of ``gap`` random ids (seeded, so runs compare)."""
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    out = {}
-    with torch.no_grad():
-        for gap in gaps:
-            x = torch.randint(16, vocab, (rows, gap), generator=g)
-            ids = torch.cat([x, x], 1)
-            pred = model(input_ids=ids).logits[:, gap:-1].argmax(-1)
-            out[f"repeat@{gap}"] = round(float((pred == ids[:, gap + 1:]).float().mean()), 3)
-    return out
 
 
 def main() -> None:

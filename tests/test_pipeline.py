@@ -15,6 +15,7 @@ from webagent.train.pipeline import (
     _stratified,
     grounding_problem,
     make_config,
+    planned_stages,
     run_pipeline,
     ship_checkpoint,
 )
@@ -80,6 +81,15 @@ def test_runtime_round_trip_and_errors(tmp_path):
 
 # --- end to end ----------------------------------------------------------------------------------
 
+def test_presets_plan_their_stages():
+    nano, copy = make_config("nano", "x"), make_config("nano-copy", "x", rl_algorithms=("dupo",))
+    assert "copy" not in planned_stages(nano) and nano.sft_copy_rows == 0
+    assert planned_stages(copy) == ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dupo", "eval", "report")
+    assert copy.copy_steps > 0 and copy.sft_copy_rows > 0
+    with pytest.raises(ValueError, match="unknown pipeline preset"):
+        make_config("huge", "x")
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("pipeline") / "tiny"
@@ -93,7 +103,7 @@ def test_tiny_pipeline_produces_every_stage_and_the_table(tiny_run):
     for stage in STAGES:
         assert (out / stage / "done.json").is_file(), stage
     for f in ("worlds/train-11/manifest.json", "worlds/eval-12/manifest.json", "qa/sft_tasks.jsonl", "qa/eval.jsonl",
-              "trajectories/sft.jsonl", "tokenizer/tokenizer.json", "sft/model.safetensors", f"sft/{RUNTIME_FILE}",
+              "trajectories/sft.jsonl", "tokenizer/tokenizer.json", "copy/model.safetensors", "sft/model.safetensors", f"sft/{RUNTIME_FILE}",
               "rl-dapo/rl_log.jsonl", "rl-dupo/rl_log.jsonl", "report/results.md", "report/sft_loss.png"):
         assert (out / f).is_file(), f
     assert set(table["rows"]) == set(ARMS)

@@ -1,6 +1,7 @@
-"""``webagent train tokenizer|sft|encode``: the training sub-commands.
+"""``webagent train tokenizer|copy|sft|encode``: the training sub-commands.
 
     webagent train tokenizer --out runs/tok                       # BPE on the default world
+    webagent train copy --tokenizer runs/tok --out runs/copy-nano # copy warm-up of a fresh preset
     webagent train sft --data sft.jsonl --model nano --tokenizer runs/tok --out runs/sft-nano
     torchrun --nproc_per_node 2 $(which webagent) train sft ...   # DDP, same flags
     webagent train encode --data sft.jsonl --tokenizer runs/tok   # inspect the loss mask
@@ -28,6 +29,25 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="plain byte-level BPE (default: spaces, digits and CJK characters are pieces of their own)")
     p.set_defaults(func=cmd_tokenizer)
 
+    p = sub.add_parser("copy", help="copy warm-up: a fresh preset on random blocks of ids and their repeats",
+                       description="Train a fresh model preset on the copy drill (random blocks of token ids, "
+                                   "each followed by its repeat, block lengths varying) until it copies by content; "
+                                   "then SFT from --out with --copy-rows to keep the circuit. Resumable.")
+    p.add_argument("--tokenizer", required=True, metavar="DIR", help="tokenizer directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (save_pretrained layout)")
+    p.add_argument("--model", default="nano", help="model preset (default nano)")
+    p.add_argument("--steps", type=int, default=6000, help="most optimizer steps (default 6000)")
+    p.add_argument("--batch-size", type=int, default=8, help="rows per step (default 8)")
+    p.add_argument("--seq-len", type=int, default=512, help="row length (default 512)")
+    p.add_argument("--lr", type=float, default=2e-3, help="learning rate after a 20-step warmup (default 2e-3)")
+    p.add_argument("--stop-loss", type=float, default=0.1,
+                   help="stop once the mean loss of the last 100 steps is below this (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed for init and rows (default 0)")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
+    p.add_argument("--model-config", metavar="JSON", help="extra Qwen2Config fields for the preset")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_copy)
+
     p = sub.add_parser("sft", help="supervised fine-tuning with observation tokens masked (torchrun-ready)")
     p.add_argument("--data", required=True, nargs="+", metavar="JSONL",
                    help="chat / trajectory JSONL files (messages, ShareGPT conversations or Trajectory records)")
@@ -51,6 +71,9 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 on GPU too")
     p.add_argument("--objective", choices=("sft", "lm"), default="sft",
                    help="sft: train assistant tokens only (default); lm: every token (pretraining on whole chats)")
+    p.add_argument("--copy-rows", type=int, default=0,
+                   help="copy-drill rows (512 tokens) mixed into every step, after `train copy` (default 0)")
+    p.add_argument("--copy-weight", type=float, default=0.3, help="weight of the drill's loss (default 0.3)")
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --out")
     p.add_argument("--halt-after", type=int, help="stop after N steps of this run, leaving a checkpoint")
     p.add_argument("--model-config", metavar="JSON", help='extra Qwen2Config fields for a preset, e.g. \'{"num_hidden_layers": 2}\'')
@@ -90,19 +113,37 @@ def cmd_tokenizer(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_sft(args: argparse.Namespace) -> int:
-    from webagent.train.sft import SFTConfig, train_sft
-
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = json.loads(args.model_config) if args.model_config else {}
     if not isinstance(overrides, dict):
         raise ValueError("--model-config must be a JSON object")
+    return overrides
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    from webagent.train.copying import CopyConfig, train_copy
+
+    res = train_copy(CopyConfig(out_dir=args.out, model=args.model, tokenizer=args.tokenizer, steps=args.steps,
+                                batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, stop_loss=args.stop_loss,
+                                seed=args.seed, device=args.device, progress=not args.quiet,
+                                model_overrides=_overrides(args)))
+    print(json.dumps({"out_dir": res.out_dir, "steps": res.steps, "loss": res.loss, "stopped_early": res.stopped_early,
+                      "repeat_accuracy_by_gap": res.repeat_accuracy, "seconds": res.seconds}, indent=2))
+    return 0
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    from webagent.train.sft import SFTConfig, train_sft
+
+    overrides = _overrides(args)
     cfg = SFTConfig(
         out_dir=args.out, data=args.data, model=args.model, tokenizer=args.tokenizer, seq_len=args.seq_len,
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, lr=args.lr, min_lr=args.min_lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, epochs=args.epochs,
         max_steps=args.max_steps, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
         save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None,
-        objective=args.objective, resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
+        objective=args.objective, copy_rows=args.copy_rows, copy_weight=args.copy_weight,
+        resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
     )
     result = train_sft(cfg)
     import os

@@ -9,7 +9,11 @@
                   hits, small evidence budget) → validity/correctness/quality/dedup filters →
                   a grounding filter (every visited URL and the answer were on screen before)
     tokenizer     byte-level BPE on the train worlds' pages, protocol tags as special tokens
-    sft           observation-masked SFT of the preset from scratch
+    copy          the preset from scratch on the copy drill (random blocks of ids, each repeated)
+                  until it copies by content (``copying.py``); only when ``copy_steps`` > 0
+                  (preset ``nano-copy``)
+    sft           observation-masked SFT of the copy stage's model or of the fresh preset, with
+                  ``sft_copy_rows`` drill rows in every step
     rl-dapo       RL from the SFT policy with DAPO dynamic sampling (re-sample to refill)
     rl-dupo       RL from the SFT policy with DUPO (pre-filter + in-batch duplication)
     eval          direct answer / SFT / SFT+DAPO / SFT+DUPO on the held-out questions, k runs each
@@ -37,7 +41,7 @@ from typing import Any
 
 from webagent.checkpoints import AgentRuntime
 
-STAGES = ("worlds", "qa", "trajectories", "tokenizer", "sft", "rl-dapo", "rl-dupo", "eval", "report")
+STAGES = ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dapo", "rl-dupo", "eval", "report")
 ARMS = ("direct", "sft", "sft+dapo", "sft+dupo")
 ARM_LABELS = {"direct": "direct answer (no tools)", "sft": "SFT", "sft+dapo": "SFT + DAPO", "sft+dupo": "SFT + DUPO"}
 HARD = ("medium", "hard")
@@ -78,12 +82,18 @@ class PipelineConfig:
     vocab_size: int = 4096
     seq_len: int = 2560
     """Long enough for every chat of the compact runtime whole (truncation would cut the answer)."""
+    copy_steps: int = 0
+    """Most steps of the copy warm-up (it stops once the circuit has formed; 0: no warm-up)."""
+    copy_lr: float = 2e-3
     sft_epochs: float = 1.0
     sft_max_steps: int | None = 450
     sft_batch_size: int = 8
     sft_micro_batch_size: int = 8
     sft_lr: float = 3e-3
     sft_warmup: int = 15
+    sft_copy_rows: int = 0
+    """Drill rows (of 512 tokens) mixed into every SFT step, at weight ``sft_copy_weight``."""
+    sft_copy_weight: float = 0.3
     rl_algorithms: tuple[str, ...] = ("dapo", "dupo")
     rl_steps: int = 5
     rl_group_size: int = 4
@@ -118,12 +128,15 @@ class PipelineConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "nano": {},
+    # nano with the copy warm-up before SFT and the drill kept in every SFT step (docs/training.md,
+    # "Where nano stands"): far better copying, teacher-forced; not yet better Pass@1.
+    "nano-copy": dict(copy_steps=6000, sft_max_steps=600, sft_copy_rows=4),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                     num_attention_heads=2, num_key_value_heads=1),
                  train_seeds=(11,), eval_seed=12, world_size=2, eval_world_size=2, qa_per_world=40, rl_questions=4, eval_questions=6,
                  vocab_size=400, seq_len=768, sft_epochs=1.0, sft_max_steps=3, sft_batch_size=4, sft_micro_batch_size=4,
-                 sft_warmup=1, rl_steps=1, rl_group_size=2, rl_batch_size=2, rl_mini_batch_size=2, eval_runs=1),
+                 sft_warmup=1, copy_steps=3, sft_copy_rows=1, rl_steps=1, rl_group_size=2, rl_batch_size=2, rl_mini_batch_size=2, eval_runs=1),
 }
 
 
@@ -368,18 +381,35 @@ def stage_tokenizer(run: Run) -> dict[str, Any]:
     return {"vocab": len(tok), "problems": check_tokenizer(tok)}
 
 
+def stage_copy(run: Run) -> dict[str, Any]:
+    """The copy warm-up of the preset (resumes from its own checkpoints)."""
+    from webagent.train.copying import CopyConfig, train_copy
+
+    cfg = run.cfg
+    if not cfg.copy_steps:
+        raise ValueError("copy_steps is 0: no copy warm-up to run (preset nano-copy or --copy-steps N)")
+    res = train_copy(CopyConfig(out_dir=str(run.path("copy")), model=cfg.model, tokenizer=str(run.path("tokenizer")),
+                                steps=cfg.copy_steps, lr=cfg.copy_lr, seed=cfg.seed, device=cfg.device,
+                                bf16=_bf16(cfg), progress=cfg.progress, model_overrides=dict(cfg.model_overrides)))
+    run.log(f"copy: {res.steps} steps, loss {res.loss}, repeat accuracy by gap {res.repeat_accuracy}")
+    return asdict(res)
+
+
 def stage_sft(run: Run) -> dict[str, Any]:
-    """Observation-masked SFT from scratch (resumes from its own checkpoints)."""
+    """Observation-masked SFT of the copy stage's model or the fresh preset (resumes from its own
+    checkpoints)."""
     from webagent.train.sft import SFTConfig, train_sft
 
     cfg = run.cfg
     out = run.path("sft")
-    res = train_sft(SFTConfig(out_dir=str(out), data=[str(run.path("trajectories", "sft.jsonl"))], model=cfg.model,
+    init = run.path("copy") if cfg.copy_steps else cfg.model
+    res = train_sft(SFTConfig(out_dir=str(out), data=[str(run.path("trajectories", "sft.jsonl"))], model=str(init),
                               tokenizer=str(run.path("tokenizer")), seq_len=cfg.seq_len, batch_size=cfg.sft_batch_size,
                               micro_batch_size=cfg.sft_micro_batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 10,
                               warmup_steps=cfg.sft_warmup, epochs=cfg.sft_epochs, max_steps=cfg.sft_max_steps,
                               eval_fraction=0.02, eval_every=100, save_every=100, seed=cfg.seed, device=cfg.device,
-                              progress=cfg.progress, model_overrides=dict(cfg.model_overrides), bf16=_bf16(cfg)))
+                              progress=cfg.progress, model_overrides=dict(cfg.model_overrides), bf16=_bf16(cfg),
+                              weight_decay=0.1, copy_rows=cfg.sft_copy_rows, copy_weight=cfg.sft_copy_weight))
     cfg.runtime.save(out)
     return asdict(res)
 
@@ -592,7 +622,7 @@ def _save_plot(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Pat
 
 def stage_report(run: Run) -> dict[str, Any]:
     table = results_table(run)
-    timings = {s: float((run.done(s) or {}).get("seconds", 0.0)) for s in STAGES if s != "report"}
+    timings = {s: float(run.done(s)["seconds"]) for s in STAGES if s != "report" and run.done(s)}
     table["timings_s"] = timings
     table["config"] = run.cfg.to_dict()
     table["curves"] = write_curves(run)
@@ -609,7 +639,14 @@ def _stage_fn(name: str) -> Callable[[Run], dict[str, Any]]:
     if name.startswith("rl-"):
         return lambda run: stage_rl(run, name[3:])
     return {"worlds": stage_worlds, "qa": stage_qa, "trajectories": stage_trajectories, "tokenizer": stage_tokenizer,
-            "sft": stage_sft, "eval": stage_eval, "report": stage_report}[name]
+            "copy": stage_copy, "sft": stage_sft, "eval": stage_eval, "report": stage_report}[name]
+
+
+def planned_stages(cfg: PipelineConfig) -> tuple[str, ...]:
+    """The stages a full run of ``cfg`` goes through: the copy warm-up only with ``copy_steps``,
+    the RL arms of ``rl_algorithms``."""
+    return tuple(s for s in STAGES if (not s.startswith("rl-") or s[3:] in cfg.rl_algorithms)
+                 and (s != "copy" or cfg.copy_steps))
 
 
 def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] | None = None, force: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -621,7 +658,7 @@ def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] | None = None, 
     cfg.validate()
     run = Run(cfg)
     (run.out / "pipeline_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    wanted = stages or tuple(s for s in STAGES if not s.startswith("rl-") or s[3:] in cfg.rl_algorithms)
+    wanted = stages or planned_stages(cfg)
     for name in wanted:
         if name not in STAGES:
             raise ValueError(f"unknown stage {name!r} (have: {', '.join(STAGES)})")
@@ -688,7 +725,7 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
             "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
             "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(),
             "data": {s: run.done(s) for s in ("qa", "trajectories")},
-            "training": {s: run.done(s) for s in ("sft", "rl-dapo", "rl-dupo")}}
+            "training": {s: run.done(s) for s in ("copy", "sft", "rl-dapo", "rl-dupo")}}
     (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
     for png in table.get("curves") or []:
         if Path(png).is_file():
@@ -711,11 +748,20 @@ def _status(card: dict[str, Any]) -> str:
             "`webagent.demo.best_policy()` therefore keeps the rule-based baseline unless `WEBAGENT_POLICY=nano`.\n")
 
 
+def _copy_line(copy: dict[str, Any], p: dict[str, Any]) -> str:
+    if not copy.get("steps"):
+        return ""
+    acc = ", ".join(f"{100 * v:.0f} % at {g}" for g, v in (copy.get("repeat_accuracy") or {}).items())
+    return (f"- Copy warm-up (random blocks of ids and their repeats): {copy['steps']} steps to loss {copy.get('loss')}; "
+            f"greedy accuracy on repeats {acc}. SFT starts from it, with {p.get('sft_copy_rows')} drill rows in every step.\n")
+
+
 def render_card(card: dict[str, Any], results_md: str) -> str:
     """The model card (README.md) of a shipped checkpoint."""
     p, rt = card["pipeline"], card["pipeline"]["runtime"]
     traj = card["data"].get("trajectories") or {}
     sft = card["training"].get("sft") or {}
+    copy = card["training"].get("copy") or {}
     data = sft.get("data") or {}
     rl = {a: (card["training"].get(f"rl-{a}") or {}) for a in ("dapo", "dupo")}
     total = sum((card.get("timings_s") or {}).values())
@@ -776,7 +822,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 
 - Tokenizer: byte-level BPE ({p['vocab_size']}) on the train worlds' pages and assistant turns; every
   space, digit and CJK character is a piece of its own, so names copy token for token.
-- SFT: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
+{_copy_line(copy, p)}- SFT: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
   final train loss {loss}, eval loss {ev}, {tps} tokens/s.
 - RL from the SFT policy on the first train world: {p['rl_steps']} updates per arm, G = {p['rl_group_size']},
   batch {p['rl_batch_size']} questions, lr {p['rl_lr']}; DAPO: {rl['dapo'].get('steps', 'not run')} updates,

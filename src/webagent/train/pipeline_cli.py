@@ -15,13 +15,14 @@ from typing import Any
 def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the top-level ``pipeline`` command."""
     p = subparsers.add_parser(
-        "pipeline", help="world → QA → trajectories → tokenizer → SFT → RL (DAPO, DUPO) → held-out eval → table",
+        "pipeline", help="world → QA → trajectories → tokenizer → copy warm-up → SFT → RL (DAPO, DUPO) → held-out eval → table",
         description="Train a web agent from scratch on the offline web and evaluate it on a world built with a "
                     "seed never used in training. Every stage is skipped when its output is complete.")
-    p.add_argument("--preset", default="nano", help="nano (the shipped checkpoint's recipe) or tiny (smoke test)")
+    p.add_argument("--preset", default="nano", help="nano (the shipped checkpoint's recipe), nano-copy (nano with the copy warm-up) "
+                                                   "or tiny (smoke test)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (stages, logs, results)")
     p.add_argument("--stages", help="comma-separated stages to run (default: all): worlds, qa, trajectories, "
-                                    "tokenizer, sft, rl-dapo, rl-dupo, eval, report")
+                                    "tokenizer, copy, sft, rl-dapo, rl-dupo, eval, report")
     p.add_argument("--force", default="", help="comma-separated finished stages to run again")
     p.add_argument("--device", help="auto (cuda when present), cpu or cuda")
     p.add_argument("--model", help="model preset (nano, micro, small) or a Hugging Face model directory")
@@ -30,6 +31,7 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--qa-per-world", type=int, help="questions synthesised per train world")
     p.add_argument("--eval-questions", type=int, help="held-out questions (spread over type × difficulty)")
     p.add_argument("--eval-runs", type=int, help="runs per held-out question (Pass@k uses k = runs)")
+    p.add_argument("--copy-steps", type=int, help="most steps of the copy warm-up (0: none; nano-copy: 6000)")
     p.add_argument("--sft-steps", type=int, help="SFT optimizer steps")
     p.add_argument("--rl-steps", type=int, help="RL updates per arm")
     p.add_argument("--rl", help="comma-separated RL arms (dapo,dupo; empty string: none)")
@@ -48,7 +50,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
     cfg = make_config(args.preset, args.out, device=args.device, model=args.model, train_seeds=ints(args.train_seeds),
                       eval_seed=args.eval_seed, qa_per_world=args.qa_per_world, eval_questions=args.eval_questions,
-                      eval_runs=args.eval_runs, sft_max_steps=args.sft_steps, rl_steps=args.rl_steps,
+                      eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, rl_steps=args.rl_steps,
                       rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None,
                       progress=not args.quiet)
     stages = tuple(s for s in args.stages.split(",") if s) if args.stages else None

@@ -85,6 +85,11 @@ class SFTConfig:
     """``sft``: the mask contract (only assistant tokens are trained); ``lm``: every token of the
     chats is a target, pages and search results included (language-model pretraining on the text
     an agent reads, e.g. before SFT of a model trained from scratch)."""
+    copy_rows: int = 0
+    """Rows of the copy drill (``copying.py``: random blocks and their repeats) added to every
+    step on every process, so that the circuit of a copy warm-up survives SFT."""
+    copy_weight: float = 0.3
+    """Weight of the drill's token-mean loss next to the chats' loss."""
 
     def resolved(self) -> SFTConfig:
         """A copy with every ``None`` filled from the preset (or WebSailor's RFT) defaults."""
@@ -391,6 +396,10 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
         (out_dir / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
 
     state = _Loop(cfg, d, device, autocast, loss_mod, optimizer, rows, total)
+    if cfg.copy_rows:
+        from webagent.train.copying import ordinary_ids
+
+        state.copy_ids = ordinary_ids(tokenizer)
     end = total if cfg.halt_after is None else min(total, start + cfg.halt_after)
     log_path = out_dir / "train_log.jsonl"
     bar = _progress(cfg, d, start, total)
@@ -462,6 +471,7 @@ class _Loop:
         self.cfg, self.d, self.device, self.autocast = cfg, d, device, autocast
         self.loss_mod, self.optimizer, self.rows, self.total = loss_mod, optimizer, rows, total
         self.tokens, self.seconds, self.last_loss = 0, 0.0, float("nan")
+        self.copy_ids: list[int] = []
 
     @property
     def tokens_per_s(self) -> float:
@@ -480,6 +490,9 @@ class _Loop:
         # Every process knows the whole step's rows, so the global token count needs no all-reduce.
         n_trained = int((batch.labels != IGNORE).sum())
         micros = micro_batches(rows, d, cfg.micro_batch_size)
+        rec: dict[str, Any] = {}
+        if cfg.copy_rows:
+            rec["copy_loss"] = self._copy_drill(step)
         loss_sum = 0.0
         for k, idx in enumerate(micros):
             b = self.rows.select(idx)
@@ -502,4 +515,21 @@ class _Loop:
         self.last_loss = _all_sum(loss_sum, d, dev) / max(1, n_trained)
         return {"step": step + 1, "loss": round(self.last_loss, 5), "lr": lr, "grad_norm": round(float(grad_norm), 4),
                 "trained_tokens": n_trained, "tokens": tokens, "seconds": round(seconds, 4),
-                "tokens_per_s": round(self.tokens_per_s, 1)}
+                "tokens_per_s": round(self.tokens_per_s, 1), **rec}
+
+    def _copy_drill(self, step: int) -> float:
+        """Forward and backward of this process's drill rows; returns their token-mean loss.
+
+        Run before the chats' micro-batches and outside DDP's sync, so its gradient is summed
+        into theirs and all-reduced with the last micro-batch (DDP's average over processes is
+        the mean of the per-process drill losses, as wanted)."""
+        from webagent.train.copying import ROW_LEN, repeat_batch
+
+        cfg, dev = self.cfg, self.device
+        ids, labels, pos = repeat_batch(self.copy_ids, cfg.copy_rows, ROW_LEN, cfg.seed, step, rank=self.d.rank)
+        n = int((labels != IGNORE).sum())
+        with self.loss_mod.no_sync() if self.d.world > 1 else nullcontext():
+            with self.autocast():
+                loss = self.loss_mod(ids.to(dev), labels.to(dev), pos.to(dev))
+            (cfg.copy_weight * loss / n).backward()
+        return round(float(loss.detach()) / n, 5)
