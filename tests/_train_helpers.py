@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -27,6 +30,21 @@ def world_tokenizer(world_dir: str, vocab_size: int = 1024) -> str:
     out = _DIR / f"tok-{vocab_size}"
     tok.save_pretrained(out)
     return str(out)
+
+
+def params(path):
+    """The state dict of a saved model directory."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(path)).state_dict()
+
+
+def torchrun_webagent(args: list[str], processes: int = 2, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node N -m webagent.cli ARGS`` on CPU (gloo over loopback)."""
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                           str(processes), "-m", "webagent.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def baseline_trajectories(world, questions: list[str]):

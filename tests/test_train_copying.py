@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _train_helpers import TINY  # noqa: E402
+from _train_helpers import TINY, params, torchrun_webagent  # noqa: E402
 from webagent.train.copying import (  # noqa: E402
     CopyConfig,
     ordinary_ids,
@@ -99,7 +96,7 @@ def test_repeat_accuracy_tells_a_copier_from_a_guesser(tok):
     assert max(repeat_accuracy(Copier(False), ids, gaps=(16, 64)).values()) < 0.05
 
 
-def test_sft_mixes_the_drill_into_every_step(tok_dir, world, tmp_path):
+def test_sft_mixes_the_drill_into_every_step(tok, tok_dir, world, tmp_path):
     chats = page_chats(world, 12, seed=3, max_obs_chars=300)
     data = tmp_path / "chats.jsonl"
     data.write_text("\n".join(json.dumps({"messages": c}, ensure_ascii=False) for c in chats) + "\n")
@@ -111,11 +108,11 @@ def test_sft_mixes_the_drill_into_every_step(tok_dir, world, tmp_path):
     logs = [json.loads(x) for x in (tmp_path / "mixed" / "train_log.jsonl").read_text().splitlines()]
     plain_logs = [json.loads(x) for x in (tmp_path / "plain" / "train_log.jsonl").read_text().splitlines()]
     # A fresh model is at the uniform loss on random ids: about ln(vocabulary).
-    uniform = math.log(len(ordinary_ids_of(tok_dir)))
+    uniform = math.log(len(ordinary_ids(tok)))
     assert all(abs(r["copy_loss"] - uniform) < 1.0 for r in logs) and "copy_loss" not in plain_logs[0]
     # Same init, same rows: the chats' first loss is equal; the drill's gradient then moves the weights.
     assert logs[0]["loss"] == plain_logs[0]["loss"] and mixed.steps == plain.steps == 2
-    a, b = _params(tmp_path / "plain"), _params(tmp_path / "mixed")
+    a, b = params(tmp_path / "plain"), params(tmp_path / "mixed")
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
@@ -127,21 +124,7 @@ def test_sft_drill_under_ddp_two_processes(tok_dir, world, tmp_path):
     args = ["train", "sft", "--data", str(data), "--model", "nano", "--tokenizer", tok_dir, "--seq-len", "512",
             "--batch-size", "4", "--micro-batch-size", "1", "--max-steps", "2", "--eval-fraction", "0",
             "--copy-rows", "1", "--model-config", json.dumps(TINY), "--quiet", "--out", str(tmp_path / "ddp")]
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "webagent.cli", *args], env=env, capture_output=True, text=True, timeout=240)
+    run = torchrun_webagent(args)
     assert run.returncode == 0, run.stderr[-3000:]
     logs = [json.loads(x) for x in (tmp_path / "ddp" / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2] and all(r["copy_loss"] > 0 for r in logs)
-
-
-def _params(path):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(str(path)).state_dict()
-
-
-def ordinary_ids_of(tok_dir: str) -> list[int]:
-    from webagent.train.tokenizer import load_tokenizer
-
-    return ordinary_ids(load_tokenizer(tok_dir))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _train_helpers import TINY  # noqa: E402
+from _train_helpers import TINY, params, torchrun_webagent  # noqa: E402
 from webagent.train.data import IGNORE, DataStats, encode_records, pack, page_chats, plan_rows  # noqa: E402
 from webagent.train.masking import Encoded  # noqa: E402
 from webagent.train.models import build_model  # noqa: E402
@@ -41,12 +38,6 @@ def _cfg(out, data_file, tok_dir, **kw):
                 micro_batch_size=2, lr=3e-3, min_lr=3e-4, warmup_steps=1, max_steps=4, eval_fraction=0.1,
                 eval_every=2, save_every=2, progress=False, model_overrides=TINY)
     return SFTConfig(**{**base, **kw})
-
-
-def _params(path):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(str(path)).state_dict()
 
 
 # --- packing ----------------------------------------------------------------------------------
@@ -161,7 +152,7 @@ def test_resume_equals_uninterrupted_training(tok_dir, data_file, tmp_path):
     (tmp_path / "split" / "checkpoints" / ".step-00000004.tmp").mkdir()
     rest = train_sft(_cfg(tmp_path / "split", data_file, tok_dir))
     assert rest.steps == full.steps == 4 and rest.eval_loss == full.eval_loss
-    a, b = _params(tmp_path / "full"), _params(tmp_path / "split")
+    a, b = params(tmp_path / "full"), params(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
     logs = [json.loads(line) for line in (tmp_path / "split" / "train_log.jsonl").read_text().splitlines()]
     full_logs = [json.loads(line) for line in (tmp_path / "full" / "train_log.jsonl").read_text().splitlines()]
@@ -187,10 +178,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tok_dir, data_file, tmp_p
             "--seq-len", str(SEQ), "--batch-size", "4", "--micro-batch-size", "1", "--lr", "3e-3", "--min-lr", "3e-4",
             "--warmup-steps", "1", "--max-steps", "2", "--eval-fraction", "0.1", "--eval-every", "2",
             "--model-config", json.dumps(TINY), "--quiet"]
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "webagent.cli", *args, "--out", str(tmp_path / "ddp")],
-                         env=env, capture_output=True, text=True, timeout=240)
+    ddp = torchrun_webagent([*args, "--out", str(tmp_path / "ddp")])
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     r_ddp = json.loads(ddp.stdout[ddp.stdout.index("{"):])
     # The reference: one process, accumulating 4 micro-batches of 1 row (in-process, same code).
@@ -198,7 +186,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tok_dir, data_file, tmp_p
     assert r_ddp["steps"] == one.steps == 2
     assert r_ddp["train_loss"] == pytest.approx(one.train_loss, abs=1e-4)
     assert r_ddp["eval_loss"] == pytest.approx(one.eval_loss, abs=1e-4)
-    a, b = _params(tmp_path / "ddp"), _params(tmp_path / "one")
+    a, b = params(tmp_path / "ddp"), params(tmp_path / "one")
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 

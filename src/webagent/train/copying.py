@@ -38,7 +38,7 @@ MIN_PERIOD, MAX_PERIOD, ROW_LEN = 8, 250, 512
 
 def ordinary_ids(tokenizer) -> list[int]:
     """Every id of ``tokenizer`` but its special tokens (the drill never writes protocol tags)."""
-    special = set(tokenizer.all_special_ids) | {i for i in tokenizer.added_tokens_decoder}
+    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
     return [i for i in range(len(tokenizer)) if i not in special]
 
 
@@ -139,11 +139,13 @@ def train_copy(cfg: CopyConfig) -> CopyResult:
 
     from webagent.train.models import build_model
     from webagent.train.sft import (
+        Dist,
         _loss_module,
         cpu_has_bf16,
         latest_checkpoint,
         load_checkpoint,
         make_optimizer,
+        pick_device,
         save_checkpoint,
     )
     from webagent.train.tokenizer import load_tokenizer
@@ -151,8 +153,7 @@ def train_copy(cfg: CopyConfig) -> CopyResult:
     hf_logging.disable_progress_bar()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = pick_device(cfg, Dist())
     bf16 = cfg.bf16 if cfg.bf16 is not None else device.type == "cuda" or cpu_has_bf16()
     tokenizer = load_tokenizer(cfg.tokenizer or cfg.model)
     ids = ordinary_ids(tokenizer)
