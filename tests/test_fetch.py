@@ -231,6 +231,14 @@ def test_markdown_for_live_div_soup_uses_main_content():
     assert "https://ex.org/3" in md  # links kept
 
 
+def test_definition_lists_keep_each_label_with_its_value():
+    html = ("<main><h1>Ilsa Moravec</h1><dl class='person-info'><dt>employer</dt><dd><a href='/about/'>Velor "
+            "University</a></dd><DT>field</DT><dd>harbour studies</dd><dt>email</dt></dl><p>After.</p></main>")
+    md = html_to_markdown(html, "http://www.velor.test/people/ilsa/")
+    assert "- **employer**: [Velor University](/about/)" in md
+    assert "- **field**: harbour studies" in md and "- **email**:" in md and "After." in md
+
+
 def test_strip_links_keeps_text_only():
     md = "See [the program](/program/) and ![logo](/logo.png) at https://x.org/a .\n\n\n\nEnd"
     assert strip_links(md) == "See the program and logo at  .\n\nEnd"

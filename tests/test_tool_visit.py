@@ -114,6 +114,19 @@ def test_lexical_extractor_is_deterministic_and_budgeted():
     assert no_match.evidence.startswith("Paragraph 0") and "does not mention" in no_match.summary
 
 
+def test_evidence_of_an_infobox_page_holds_the_value():
+    # A person page of the offline web: its facts are a <dl>. The label alone ("employer") used to
+    # be the whole evidence, its value sitting in another paragraph.
+    html = ("<main><h1>Vetalen Gatis</h1><dl><dt>employer</dt><dd><a href='/about/'>University of Mozomar</a></dd>"
+            "<dt>field</dt><dd>theory of computation</dd></dl><h2>Teaching</h2><p>The instructor of Databases "
+            "is Vetalen Gatis.</p></main>")
+    from webagent.web.markdown import html_to_markdown
+
+    found = LexicalExtractor(320, 200).extract_sync(html_to_markdown(html, "http://u.test/people/vg/"), "employer")
+    assert "University of Mozomar" in found.evidence
+    assert found.summary.startswith("employer: University of Mozomar")  # bold markers are not text
+
+
 def test_split_passages_cuts_long_blocks():
     long_block = " ".join(f"Sentence {i} is here." for i in range(300))
     parts = split_passages(long_block, max_chars=200)

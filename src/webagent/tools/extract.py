@@ -195,6 +195,7 @@ def _is_heading(passage: str) -> bool:
 def _plain(markdown: str) -> str:
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
     text = re.sub(r"^[#>*\-\s|]+", "", text, flags=re.MULTILINE)
+    text = text.replace("**", "")  # bold labels ("- **employer**: ...") are not text
     return " ".join(text.replace("|", " ").split())
 
 

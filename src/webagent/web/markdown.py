@@ -27,6 +27,9 @@ _FULL_OPTIONS = h2m.ConversionOptions(
     extract_metadata=False, preprocessing=h2m.PreprocessingOptions(remove_navigation=False)
 )
 
+_DEFINITION_TAG = re.compile(r"<(/?)(dl|dt|dd)\b[^>]*>", re.IGNORECASE)
+_DEFINITION_MARKUP = {("", "dl"): "<ul>", ("/", "dl"): "</ul>", ("", "dt"): "<li><strong>",
+                      ("/", "dt"): "</strong>: ", ("", "dd"): "<span>", ("/", "dd"): " </span>"}
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
@@ -41,6 +44,7 @@ def html_to_markdown(html: str, url: str = "", *, main_content: bool = True) -> 
     """
     if not html.strip():
         return ""
+    html = definition_lists_as_items(html)
     if main_content and url and not is_test_host(url):
         text = _trafilatura(html, url)
         if text:
@@ -57,6 +61,15 @@ def html_to_markdown(html: str, url: str = "", *, main_content: bool = True) -> 
             node.decompose()
         body = tree.body or tree.root
         return collapse_blank_lines(body.text(separator="\n") if body else "")
+
+
+def definition_lists_as_items(html: str) -> str:
+    """Rewrite ``<dl>`` lists as ``<ul>`` items "**term**: definition": converters put every
+    ``<dt>`` and ``<dd>`` in a paragraph of its own, which separates an infobox's labels from their
+    values, so a passage retriever finds "employer" on one line and the employer on another."""
+    if "<dt" not in html and "<DT" not in html:
+        return html
+    return _DEFINITION_TAG.sub(lambda m: _DEFINITION_MARKUP[(m.group(1), m.group(2).lower())], html)
 
 
 def _trafilatura(html: str, url: str) -> str:
