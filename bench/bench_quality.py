@@ -4,8 +4,10 @@ The questions come from a world built with the checkpoint's evaluation seed (rec
 ``webagent_card.json``; never a training seed), chosen exactly as the pipeline chooses them
 (WebWalkerQA-style, spread over type × difficulty). The checkpoint runs in its own runtime
 (``webagent_agent.json``) through ``run_eval`` with the local backend, ``--runs`` times.
-With ``--run DIR`` (a ``webagent pipeline`` directory) the table also lists that run's arms
-(SFT, SFT + DAPO, SFT + DUPO) from its own evaluation, for the RL gain.
+It runs twice, side by side: sampling freely and with grounded decoding (``--grounding``,
+default ``all``: URLs, queries and answers kept to the conversation's text; ``--grounding none``
+skips it). With ``--run DIR`` (a ``webagent pipeline`` directory) the table also lists that run's
+arms (SFT, SFT + DAPO, SFT + DUPO) from its own evaluation, for the RL gain.
 
     python bench/bench_quality.py                                # the shipped checkpoints/nano
     python bench/bench_quality.py --run runs/nano --questions 60 --runs 3
@@ -57,9 +59,9 @@ def held_out(card: dict, work: Path, n: int) -> tuple[Path, Path]:
     return world_dir, path
 
 
-def evaluate(model: Path, world: Path, tasks: Path, out: Path, runs: int) -> tuple[dict, float]:
+def evaluate(model: Path, world: Path, tasks: Path, out: Path, runs: int, grounding: str | None = None) -> tuple[dict, float]:
     cfg = EvalConfig(benchmark=str(tasks), format="jsonl", runs=runs, llm="local", model=str(model),
-                     temperature=0.6, top_p=0.95, world=str(world), concurrency=64)
+                     temperature=0.6, top_p=0.95, world=str(world), concurrency=64, grounding=grounding)
     t0 = time.perf_counter()
     run_eval(cfg, out, progress=True)
     records = [json.loads(line) for p in sorted(out.glob("run-*.jsonl")) for line in p.read_text().splitlines() if line]
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--run", help="a webagent pipeline directory whose arms to list too")
     ap.add_argument("--questions", type=int, default=60, help="held-out questions (default 60)")
     ap.add_argument("--runs", type=int, default=3, help="runs per question (default 3)")
+    ap.add_argument("--grounding", default="all", help="grounded values of the second evaluation (default all; none: skip)")
     args = ap.parse_args()
     ckpt = Path(args.checkpoint) if args.checkpoint else find_checkpoint("nano")
     if ckpt is None:
@@ -86,8 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         world, tasks = held_out(card, Path(tmp), args.questions)
         scores, seconds = evaluate(ckpt, world, tasks, Path(tmp) / "eval", args.runs)
-    data["shipped"] = {"scores": scores, "seconds": round(seconds, 1)}
-    rows.append(_row(f"shipped: {card['label']} ({card['arm']})", scores))
+        data["shipped"] = {"scores": scores, "seconds": round(seconds, 1)}
+        rows.append(_row(f"shipped: {card['label']} ({card['arm']})", scores))
+        if args.grounding != "none":
+            grounded, g_seconds = evaluate(ckpt, world, tasks, Path(tmp) / "grounded", args.runs, args.grounding)
+            data["shipped_grounded"] = {"grounding": args.grounding, "scores": grounded, "seconds": round(g_seconds, 1)}
+            rows.append(_row(f"shipped, grounded decoding ({args.grounding})", grounded))
     if args.run:
         res = json.loads((Path(args.run) / "report" / "results.json").read_text())
         data["pipeline_arms"] = res["rows"]

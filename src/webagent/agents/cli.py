@@ -58,6 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--agent walker needs --root-url")
     if args.llm == "local" and args.model == "default":
         raise ValueError("--llm local needs --model PATH (a Hugging Face model directory)")
+    if args.grounding and args.llm != "local":
+        raise ValueError("--grounding needs a local model (--llm local)")
     traj = asyncio.run(_run(args))
     if args.json:
         Path(args.json).write_text(traj.to_json() + "\n", encoding="utf-8")

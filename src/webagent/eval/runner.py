@@ -29,6 +29,7 @@ from webagent.eval.benchmarks import ROOT_CLICK, SEARCH_VISIT, Benchmark, load_b
 from webagent.eval.judges import CachedJudge, LLMJudge, RuleJudge, VerdictCache, judge_label
 from webagent.llm.base import ChatModel
 from webagent.llm.factory import make_model
+from webagent.llm.grounding import parse_grounding
 from webagent.prompts import load_prompts
 from webagent.trajectory import ANSWER, LLM_ERROR, NOT_FOUND, Step, Trajectory
 
@@ -59,6 +60,9 @@ class EvalConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 0.6
     top_p: float | None = 0.95
+    grounding: str | None = None
+    """Grounded decoding of a local model: ``url,query,answer``, a subset, or ``all``
+    (:mod:`webagent.llm.grounding`); None: free sampling."""
     judge: str = "rule"
     """``rule`` or ``llm:<preset>`` (gaia, browsecomp, xbench, webwalker)."""
     judge_model: str | None = None
@@ -83,12 +87,16 @@ class EvalConfig:
             raise ValueError("runs and concurrency must be at least 1")
         if self.llm == "baseline" and self.agent == "direct":
             raise ValueError("the no-tool baseline needs a language model: use --llm openai or --llm local")
+        if self.grounding and self.llm != "local":
+            raise ValueError("grounded decoding needs a local model (--llm local)")
+        parse_grounding(self.grounding)
         if self.judge != "rule" and not self.judge.startswith("llm:"):
             raise ValueError(f"unknown judge {self.judge!r}: use 'rule' or 'llm:<preset>'")
 
     def policy_label(self) -> str:
-        return {"baseline": "rule-based baseline", "oracle": "privileged oracle (upper bound)",
-                "openai": f"{self.model} (OpenAI-compatible API)", "local": f"local model {self.model}"}[self.llm]
+        label = {"baseline": "rule-based baseline", "oracle": "privileged oracle (upper bound)",
+                 "openai": f"{self.model} (OpenAI-compatible API)", "local": f"local model {self.model}"}[self.llm]
+        return f"{label}, grounded decoding ({self.grounding})" if self.grounding else label
 
     def setting(self) -> str:
         return {"react": SEARCH_VISIT, "walker": ROOT_CLICK, "direct": "no tools"}[self.agent]
@@ -149,7 +157,7 @@ def _model_factory(cfg: EvalConfig, world: Any) -> Callable[[dict[str, Any], int
         shared = WalkerBaselinePolicy() if cfg.agent == "walker" else BaselinePolicy()
         return lambda task, run: shared
     model = make_model(cfg.llm, cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                       temperature=cfg.temperature, top_p=cfg.top_p)
+                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding)
     return lambda task, run: model
 
 

@@ -22,11 +22,16 @@ def make_model(
     api_key_env: str = "OPENAI_API_KEY",
     temperature: float | None = None,
     top_p: float | None = None,
+    grounding: str | tuple[str, ...] | None = None,
     **extra: Any,
 ) -> ChatModel:
     """A ``ChatModel`` of ``kind``: ``openai`` (any OpenAI-compatible server: vLLM, SGLang, OpenAI,
     DashScope, OpenRouter; ``model`` is the served name) or ``local`` (a Hugging Face model
-    directory run with transformers; ``model`` is its path). ``extra`` goes to the backend config."""
+    directory run with transformers; ``model`` is its path). ``grounding`` (local only) names the
+    values kept to the conversation's text (:mod:`webagent.llm.grounding`). ``extra`` goes to the
+    backend config."""
+    if grounding and kind != "local":
+        raise ValueError("grounded decoding needs the local backend (--llm local)")
     if kind == "openai":
         from webagent.llm.openai_compat import OpenAICompatModel, OpenAIConfig
 
@@ -38,7 +43,7 @@ def make_model(
         from webagent.llm.local import LocalConfig, LocalModel
 
         return LocalModel(LocalConfig(model, temperature=1.0 if temperature is None else temperature,
-                                      top_p=1.0 if top_p is None else top_p, **extra))
+                                      top_p=1.0 if top_p is None else top_p, grounding=grounding or (), **extra))
     raise ValueError(f"unknown model kind {kind!r} (one of {', '.join(MODEL_KINDS)})")
 
 
@@ -58,9 +63,18 @@ def add_model_args(p: argparse.ArgumentParser, *, temperature: float | None = 0.
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--temperature", type=float, default=temperature, help=f"sampling temperature (default {temperature})")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the backend's)")
+    add_grounding_arg(p)
+
+
+def add_grounding_arg(p: argparse.ArgumentParser) -> None:
+    """``--grounding``: grounded decoding of a local model."""
+    p.add_argument("--grounding", metavar="VALUES",
+                   help="local models: keep url, query and/or answer to text the conversation contains "
+                        "(comma-separated, or all; default: sample freely)")
 
 
 def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatModel:
     """The model ``add_model_args`` options describe (``kind`` defaults to ``args.llm``)."""
     return make_model(kind or args.llm, args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                      temperature=args.temperature, top_p=getattr(args, "top_p", None))
+                      temperature=args.temperature, top_p=getattr(args, "top_p", None),
+                      grounding=getattr(args, "grounding", None))

@@ -20,6 +20,9 @@ completed a stop string, as vLLM returns them), with the log-probability of each
 own distribution (temperature 1, no top-p: vLLM's "raw" logprobs). The prompt ids are the ones the
 model was actually fed. Nothing is ever re-derived by re-tokenizing text.
 
+With ``LocalConfig.grounding`` set, URLs, search queries and answers are sampled only from what
+the conversation contains (:mod:`webagent.llm.grounding`); everything else stays free.
+
 Batches are static: a batch runs until all its requests finish, and requests arriving meanwhile
 form the next batch. For high-throughput serving use vLLM or SGLang with the OpenAI-compatible
 backend; this backend is for small models, tests and RL on one machine.
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.llm.base import Completion
+from webagent.llm.grounding import Grounder, RequestGrounding, parse_grounding
 
 
 @dataclass
@@ -61,6 +65,9 @@ class LocalConfig:
     trust_remote_code: bool = False
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra variables for the chat template, e.g. ``{"enable_thinking": False}``."""
+    grounding: str | tuple[str, ...] = ()
+    """Values kept to the conversation's text: ``url``, ``query``, ``answer`` (a tuple, or one
+    comma-separated string; ``all``: the three; see :mod:`webagent.llm.grounding`). Empty: sample freely."""
 
 
 @dataclass
@@ -71,6 +78,7 @@ class _Request:
     temperature: float
     top_p: float
     future: asyncio.Future
+    grounding: RequestGrounding | None = None
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -105,6 +113,8 @@ class LocalModel:
             cfg.path, dtype=self.dtype, trust_remote_code=cfg.trust_remote_code)
         self.model.to(self.device).eval()
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        fields = parse_grounding(cfg.grounding)
+        self.grounder = Grounder(self.tokenizer, fields) if fields else None
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
@@ -142,7 +152,8 @@ class LocalModel:
         loop = asyncio.get_running_loop()
         req = _Request(prompt_ids, [s for s in stop or [] if s], max(1, max_new),
                        cfg.temperature if temperature is None else temperature,
-                       cfg.top_p if top_p is None else top_p, loop.create_future())
+                       cfg.top_p if top_p is None else top_p, loop.create_future(),
+                       self.grounder.request(messages) if self.grounder else None)
         self._ensure_worker(loop)
         self._queue.put_nowait(req)
         return await req.future
@@ -213,7 +224,7 @@ class LocalModel:
                                  past_key_values=cache, use_cache=True)
                 cache = out.past_key_values
                 logits = out.logits[:, -1, :].float()
-                chosen = self._sample(logits, temps, top_ps)
+                chosen = self._sample(self._ground(rows, logits), temps, top_ps)
                 logprobs = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]
                 for row, tok, lp in zip(rows, chosen.tolist(), logprobs.tolist(), strict=True):
                     if not row.done:
@@ -255,8 +266,27 @@ class LocalModel:
         sampled = order.gather(1, pick)[:, 0]
         return torch.where(temps <= 0, greedy, sampled)
 
+    def _ground(self, rows: list[_Row], logits):
+        """The logits to sample from: grounded rows keep only their allowed tokens. (Logprobs stay
+        the model's own, so grounded replies are off-policy for RL: use grounding to evaluate.)"""
+        masked = None
+        for i, row in enumerate(rows):
+            if row.done or row.req.grounding is None:
+                continue
+            allowed = row.req.grounding.allowed(bytes(row.reply))
+            if allowed is None:
+                continue
+            if masked is None:
+                masked = logits.clone()
+            keep = self._torch.zeros(logits.shape[1], dtype=self._torch.bool, device=logits.device)
+            keep[list(allowed)] = True
+            masked[i].masked_fill_(~keep, float("-inf"))
+        return logits if masked is None else masked
+
     def _advance(self, row: _Row, token: int, logprob: float) -> None:
         row.token_ids.append(token)
+        if self.grounder is not None:
+            row.reply += self.grounder.token_bytes[token]
         row.logprobs.append(logprob)
         if token in self.eos_ids:
             row.finish("stop")
@@ -299,6 +329,8 @@ class _Row:
         self.stop_string: str | None = None
         self.finish_reason: str | None = None
         self.checked = 0
+        self.reply = bytearray()
+        """The reply's bytes so far (kept for grounded decoding)."""
 
     @property
     def done(self) -> bool:
