@@ -7,9 +7,10 @@ values and leaves everything else (thoughts, tool names, goals) free:
 
 - ``url``: the ``url`` argument of a tool call must be one of the URLs that appear in the
   conversation (a search result, a link of a visited page, a URL in the question), whole;
-- ``query``: every word of the ``query`` argument must occur in the conversation or in the reply
-  written so far (the model's own thought may name the attribute it wants);
-- ``answer``: the text inside ``<answer>`` must occur, as one piece, in the conversation.
+- ``query``: every word of the ``query`` argument must occur, as a whole word, in the
+  conversation or in the thought written before the call (which may name the attribute wanted);
+- ``answer``: the text inside ``<answer>`` must occur in the conversation as one piece that starts
+  and ends at word boundaries (any character boundary in CJK text).
 
 Walker-style agents get the same guarantee by construction (they choose among the page's links);
 this gives it to a ReAct agent's free text, the way vLLM's guided decoding keeps a reply to a
@@ -35,8 +36,6 @@ _CALL_OPEN, _CALL_CLOSE = b"<tool_call>", b"</tool_call>"
 _STR = rb'"(?:[^"\\]|\\.)*"'
 # An unfinished string value of "url" or "query", alone or after earlier items of a list, at the end.
 _FIELD = re.compile(rb'"(url|query)"\s*:\s*(?:\[\s*(?:' + _STR + rb'\s*,\s*)*)?"((?:[^"\\]|\\.)*)\Z')
-_WINDOW = 48
-"""Bytes of source text looked at after a match: longer than any vocabulary piece."""
 
 
 def parse_grounding(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -77,6 +76,8 @@ class Grounder:
         self.fields = fields
         self.token_bytes = token_bytes(tokenizer)
         self.special = _special_ids(tokenizer)
+        self.window = max(map(len, self.token_bytes))
+        """Bytes of source text worth looking at after a match: the longest vocabulary piece."""
         self.root = _Node()
         for i, b in enumerate(self.token_bytes):
             if not b:
@@ -129,7 +130,7 @@ class RequestGrounding:
         elif kind == "query":
             word = value.rsplit(b" ", 1)[-1]
             source = self.source + b"\n" + reply[:reply.rfind(_CALL_OPEN)]  # + the thought
-            conts = _continuations(word, source)
+            conts = _continuations(word, source, self.g.window)
             if word and _ends_word(word, source):
                 conts += [(b" ", False), (b'"', True)]
         else:
@@ -137,7 +138,7 @@ class RequestGrounding:
             if closing:  # half-way through "</answer>": only the rest of it
                 conts = [(_ANSWER_CLOSE[k:], True) for k in closing]
             else:
-                conts = _continuations(value, self.source)
+                conts = _continuations(value, self.source, self.g.window)
                 if value.strip() and _ends_word(value, self.source):
                     conts.append((_ANSWER_CLOSE, True))
         ids = self.g.allowed(conts) if conts else set()
@@ -153,11 +154,11 @@ def _occurrences(piece: bytes, source: bytes):
         i = source.find(piece, i + 1)
 
 
-def _continuations(piece: bytes, source: bytes) -> list[tuple[bytes, bool]]:
-    """What follows each occurrence of ``piece`` in ``source`` (every position when empty)."""
+def _continuations(piece: bytes, source: bytes, window: int) -> list[tuple[bytes, bool]]:
+    """What follows each occurrence of ``piece`` in ``source`` (every word start when empty)."""
     if not piece:
-        return [(source[i:i + _WINDOW], False) for i in range(len(source)) if _starts_word(source, i)]
-    return [(source[i + len(piece):i + len(piece) + _WINDOW], False) for i in _occurrences(piece, source)]
+        return [(source[i:i + window], False) for i in range(len(source)) if _starts_word(source, i)]
+    return [(source[i + len(piece):i + len(piece) + window], False) for i in _occurrences(piece, source)]
 
 
 def _ends_word(piece: bytes, source: bytes) -> bool:
