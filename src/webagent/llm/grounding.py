@@ -75,7 +75,7 @@ class Grounder:
     def __init__(self, tokenizer: Any, fields: tuple[str, ...]):
         self.fields = fields
         self.token_bytes = token_bytes(tokenizer)
-        self.special = _special_ids(tokenizer)
+        self.special = special_ids(tokenizer)
         self.window = max(map(len, self.token_bytes))
         """Bytes of source text worth looking at after a match: the longest vocabulary piece."""
         self.root = _Node()
@@ -200,7 +200,7 @@ def _open_value(reply: bytes) -> tuple[str | None, bytes]:
 def token_bytes(tokenizer: Any) -> list[bytes]:
     """The bytes each token id stands for (special tokens: their text)."""
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    special = _special_ids(tokenizer)
+    special = special_ids(tokenizer)
     inverse = {c: b for b, c in _bytes_to_unicode().items()}
     byte_level = all(p is None or i in special or all(ch in inverse for ch in p) for i, p in enumerate(pieces))
     out = []
@@ -216,7 +216,8 @@ def token_bytes(tokenizer: Any) -> list[bytes]:
     return out
 
 
-def _special_ids(tokenizer: Any) -> set[int]:
+def special_ids(tokenizer: Any) -> set[int]:
+    """Ids of the tokenizer's special and added tokens (``<|im_end|>``, the protocol tags)."""
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     return special | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
 

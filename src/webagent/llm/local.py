@@ -269,6 +269,8 @@ class LocalModel:
     def _ground(self, rows: list[_Row], logits):
         """The logits to sample from: grounded rows keep only their allowed tokens. (Logprobs stay
         the model's own, so grounded replies are off-policy for RL: use grounding to evaluate.)"""
+        if self.grounder is None:
+            return logits
         masked = None
         for i, row in enumerate(rows):
             if row.done or row.req.grounding is None:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.llm.grounding import special_ids
 from webagent.train.data import IGNORE
 
 MIN_PERIOD, MAX_PERIOD, ROW_LEN = 8, 250, 512
@@ -38,7 +39,7 @@ MIN_PERIOD, MAX_PERIOD, ROW_LEN = 8, 250, 512
 
 def ordinary_ids(tokenizer) -> list[int]:
     """Every id of ``tokenizer`` but its special tokens (the drill never writes protocol tags)."""
-    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    special = special_ids(tokenizer)
     return [i for i in range(len(tokenizer)) if i not in special]
 
 
