@@ -5,8 +5,8 @@ The questions come from a world built with the checkpoint's evaluation seed (rec
 (WebWalkerQA-style, spread over type × difficulty). The checkpoint runs in its own runtime
 (``webagent_agent.json``) through ``run_eval`` with the local backend, ``--runs`` times.
 It runs twice, side by side: sampling freely and with grounded decoding (``--grounding``,
-default ``all``: URLs, queries and answers kept to the conversation's text; ``--grounding none``
-skips it). With ``--run DIR`` (a ``webagent pipeline`` directory) the table also lists that run's
+default ``all``: replies kept to the protocol, URLs, queries and answers to the conversation's
+text; ``--grounding none`` skips it). With ``--run DIR`` (a ``webagent pipeline`` directory) the table also lists that run's
 arms (SFT, SFT + DAPO, SFT + DUPO) from its own evaluation, for the RL gain.
 
     python bench/bench_quality.py                                # the shipped checkpoints/nano

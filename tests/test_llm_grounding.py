@@ -22,7 +22,7 @@ employer: University of Mozomar field: theory of computation
 Vetalen Gatis (Chinese: 韦塔伦·加蒂斯) works at 岚文大学 since 1964年8月1日.
 </tool_response>"""
 URLS = {"http://www.mozomar-university.test/people/vetalen-gatis/", "http://www.openpedia.test/wiki/Vetalen_Gatis"}
-MESSAGES = [{"role": "system", "content": "You answer questions. See https://system.example/only"},
+MESSAGES = [{"role": "system", "content": "You answer questions with search (query) and visit (url, goal). See https://system.example/only"},
             {"role": "user", "content": "Question: Where does Vetalen Gatis work?"},
             {"role": "assistant", "content": "<think>search</think>"},
             {"role": "user", "content": RESULTS}]
@@ -47,7 +47,7 @@ def walk(request, reply: str, done, seed: int, steps: int = 80) -> str:
 
 
 def test_parse_grounding():
-    assert parse_grounding("all") == ("url", "query", "answer")
+    assert parse_grounding("all") == ("format", "url", "query", "answer")
     assert parse_grounding(" url, answer ,url") == ("url", "answer")
     assert parse_grounding(None) == () and parse_grounding("") == ()
     with pytest.raises(ValueError, match="unknown grounded value"):
@@ -131,6 +131,74 @@ class Hallucinator(torch.nn.Module):
         logits = torch.zeros(input_ids.shape[0], input_ids.shape[1], self.vocab)
         logits[:, -1, self.script[min(self.step, len(self.script) - 1)]] = 10.0
         return SimpleNamespace(logits=logits, past_key_values=("cache",))
+
+
+def test_format_keeps_every_reply_to_one_valid_call_or_answer(tok):
+    """Random choices among the allowed tokens, leaning to the protocol's text where it may come:
+    every reply that ends is one protocol turn: ``parse_reply`` finds exactly one valid call (a tool
+    named in the prompt) or an answer, and nothing after it."""
+    from webagent.protocol import parse_reply
+
+    grounder = Grounder(tok, ("format",))
+    request = grounder.request(MESSAGES)
+    prompt_words = set(re.findall(r"\b[A-Za-z_]\w*\b", "\n".join(m["content"] for m in MESSAGES), re.ASCII))
+    kinds = set()
+    for seed in range(40):
+        rng, out = random.Random(seed), b""
+        for _ in range(200):
+            allowed = request.allowed(out)
+            assert allowed, f"nothing allowed after {out[-40:]!r}"
+            protocol = sorted(allowed - grounder.text_ids)
+            token = rng.choice(protocol if protocol and rng.random() < 0.3 else sorted(allowed))
+            if token in grounder.end_ids:
+                break
+            out += grounder.token_bytes[token]
+        else:
+            continue  # still inside a free thought after 200 tokens: nothing to check
+        reply = parse_reply(out.decode("utf-8", "replace"))  # a thought may hold half a character
+        if reply.answer is not None:
+            kinds.add("answer")
+            assert not reply.tool_calls and out.endswith(b"</answer>")
+        else:
+            kinds.add("call")
+            assert len(reply.tool_calls) == 1 and reply.tool_calls[0].ok, out
+            assert reply.tool_calls[0].name in prompt_words and out.endswith(b"\n</tool_call>")
+    assert kinds == {"answer", "call"}
+
+
+def test_format_allows_only_what_the_protocol_can_continue_with(tok):
+    request = Grounder(tok, ("format",)).request(MESSAGES)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ("<think>", "</think>", "<tool_call>", "</tool_call>", "<answer>")}
+
+    def spelled(reply: str) -> set[bytes]:
+        return {request.g.token_bytes[i] for i in request.allowed(reply.encode())}
+
+    assert {ids["<think>"], ids["<tool_call>"], ids["<answer>"]} <= request.allowed(b"")
+    thought = request.allowed(b"<think>\nI need the credits")  # free text, closed only by </think>
+    assert ids["</think>"] in thought and ids["</tool_call>"] not in thought and ids["<answer>"] not in thought
+    assert all(b.startswith(b" ") or b == b" " for b in spelled('<think>\nx</think>\n<tool_call>\n{"name":'))
+    assert all(b'rch", "arguments": {'.startswith(b) for b in spelled('<tool_call>\n{"name": "sea'))  # a prompt word
+    for call in ('{"name": "visit", "arguments": {"url": "http://x.test/", "goal": "emp',
+                 '{"name": "visit", "arguments": {"answer": "emp'):  # a JSON string, whatever its name
+        allowed = request.allowed(b"<tool_call>\n" + call.encode())
+        assert not any(b'"' in request.g.token_bytes[i][1:] or b"\n" in request.g.token_bytes[i] for i in allowed)
+    assert request.allowed(b'<tool_call>\n{"name": "visit", "arguments": {}}\n</tool_call>') == request.g.end_ids
+    assert request.allowed(b"<answer>University of Mozomar</answer>") == request.g.end_ids
+
+
+def test_format_closes_a_call_the_model_leaves_open(tok_dir, tok):
+    """A model that ends right after its call's JSON: ``format`` writes the closing tag first; with
+    ``url`` as well, its made-up URL becomes one of the conversation's (the rest of the script no
+    longer lines up with the reply, so only the URL is checked there)."""
+    script = '<tool_call>\n{"name": "visit", "arguments": {"url": ["http://made-up.test/page/"], "goal": "employer"}}'
+    texts = {}
+    for grounding in [(), ("format",), ("format", "url")]:
+        lm = LocalModel(LocalConfig(str(tok_dir), temperature=0.0, max_new_tokens=120, grounding=grounding),
+                        model=Hallucinator(tok, script))
+        texts[grounding] = asyncio.run(lm.generate(MESSAGES)).text
+    assert texts[()] == script
+    assert texts[("format",)] == script + "\n</tool_call>"
+    assert re.search(r'"url": \["([^"]*)"', texts[("format", "url")]).group(1) in URLS
 
 
 @pytest.mark.parametrize("grounding", [(), ("url",)])

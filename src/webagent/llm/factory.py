@@ -69,8 +69,8 @@ def add_model_args(p: argparse.ArgumentParser, *, temperature: float | None = 0.
 def add_grounding_arg(p: argparse.ArgumentParser) -> None:
     """``--grounding``: grounded decoding of a local model."""
     p.add_argument("--grounding", metavar="VALUES",
-                   help="local models: keep url, query and/or answer to text the conversation contains "
-                        "(comma-separated, or all; default: sample freely)")
+                   help="local models: keep replies to the protocol (format) and url, query and/or answer "
+                        "to text the conversation contains (comma-separated, or all; default: sample freely)")
 
 
 def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatModel:

@@ -1,10 +1,16 @@
-"""Grounded decoding: keep URLs, queries and answers to what the conversation actually contains.
+"""Grounded decoding: keep a local model's replies to the protocol and its values to what the
+conversation actually contains.
 
 A small model that has learnt the protocol but copies unreliably writes URLs that were never shown
-to it, search queries with invented names and answers that appear nowhere: one wrong token and the
-rest of the value is its own. Grounded decoding restricts the tokens it may sample *inside* three
-values and leaves everything else (thoughts, tool names, goals) free:
+to it, search queries with invented names, answers that appear nowhere, and tool calls whose JSON
+breaks half-way: one wrong token and the rest is its own. Grounded decoding restricts the tokens it
+may sample, the way vLLM's guided decoding keeps a reply to a grammar. Four rules, each on request:
 
+- ``format``: the reply is one protocol turn, written the way :func:`webagent.protocol.format_assistant`
+  writes it: an optional ``<think>`` block, then either one ``<tool_call>`` whose body is
+  ``{"name": ..., "arguments": {...}}`` with string or list-of-strings arguments, or one
+  ``<answer>``; then the reply ends. The tool name and argument names must be words of the
+  conversation (the prompt lists the tools), and every string stays valid JSON;
 - ``url``: the ``url`` argument of a tool call must be one of the URLs that appear in the
   conversation (a search result, a link of a visited page, a URL in the question), whole;
 - ``query``: every word of the ``query`` argument must occur, as a whole word, in the
@@ -12,15 +18,15 @@ values and leaves everything else (thoughts, tool names, goals) free:
 - ``answer``: the text inside ``<answer>`` must occur in the conversation as one piece that starts
   and ends at word boundaries (any character boundary in CJK text).
 
-Walker-style agents get the same guarantee by construction (they choose among the page's links);
-this gives it to a ReAct agent's free text, the way vLLM's guided decoding keeps a reply to a
-grammar. It changes what a model can say, so reports name it; it is off unless asked for. The
-``answer`` rule suits extractive questions only: an answer computed from the evidence (a sum, a
-difference, a yes/no) is not in the text, so leave ``answer`` out for such benchmarks.
+Thoughts and goals stay free. Walker-style agents get the same guarantee by construction (they
+choose among the page's links); this gives it to a ReAct agent's free text. It changes what a model
+can say, so reports name it; it is off unless asked for. The ``answer`` rule suits extractive
+questions only: an answer computed from the evidence (a sum, a difference, a yes/no) is not in the
+text, so leave ``answer`` out for such benchmarks.
 
 Everything works on bytes, so byte-level BPE pieces (half a CJK character, say) are handled like
-any other token. Per step the cost is one walk of a trie of the vocabulary per place the value could
-continue from, which is small next to a forward pass.
+any other token. Per step the cost is a parse of the reply so far and one walk of a trie of the
+vocabulary per place the text could continue from, which is small next to a forward pass.
 """
 
 from __future__ import annotations
@@ -28,18 +34,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-GROUNDABLE = ("url", "query", "answer")
+GROUNDABLE = ("format", "url", "query", "answer")
 
 _URL = re.compile(rb"https?://[^\s\"'<>()\[\]|`]+")
+_THINK_OPEN, _THINK_CLOSE = b"<think>", b"</think>"
 _ANSWER_OPEN, _ANSWER_CLOSE = b"<answer>", b"</answer>"
 _CALL_OPEN, _CALL_CLOSE = b"<tool_call>", b"</tool_call>"
 _STR = rb'"(?:[^"\\]|\\.)*"'
 # An unfinished string value of "url" or "query", alone or after earlier items of a list, at the end.
 _FIELD = re.compile(rb'"(url|query)"\s*:\s*(?:\[\s*(?:' + _STR + rb'\s*,\s*)*)?"((?:[^"\\]|\\.)*)\Z')
+_JSON_UNSAFE = re.compile(rb'["\\\x00-\x1f]')
+_RULES = {"arg:url": "url", "arg:query": "query", "answer": "answer"}
+"""The grounding rule of each kind of value that has one."""
+_IDENT = re.compile(rb"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_grounding(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """``"url,query"`` or a list of names -> a checked tuple (``"all"``: every groundable value)."""
+    """``"url,query"`` or a list of names -> a checked tuple (``"all"``: every rule)."""
     if not spec:
         return ()
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
@@ -70,14 +81,21 @@ class _Node:
 
 
 class Grounder:
-    """The vocabulary of one tokenizer as a byte trie; makes a :class:`RequestGrounding` per request."""
+    """The vocabulary of one tokenizer as a byte trie; makes a :class:`RequestGrounding` per request.
 
-    def __init__(self, tokenizer: Any, fields: tuple[str, ...]):
+    ``end_ids`` end a reply (the end-of-sequence ids; default: the tokenizer's ``eos_token_id``)."""
+
+    def __init__(self, tokenizer: Any, fields: tuple[str, ...], end_ids: set[int] | None = None):
         self.fields = fields
         self.token_bytes = token_bytes(tokenizer)
         self.special = special_ids(tokenizer)
+        self.end_ids = set(end_ids) if end_ids else {tokenizer.eos_token_id} - {None}
         self.window = max(map(len, self.token_bytes))
         """Bytes of source text worth looking at after a match: the longest vocabulary piece."""
+        self.text_ids = {i for i, b in enumerate(self.token_bytes) if b and i not in self.special}
+        """Tokens of free text: every ordinary piece."""
+        self.json_ids = {i for i in self.text_ids if not _JSON_UNSAFE.search(self.token_bytes[i])}
+        """Tokens of free text inside a JSON string: no quote, backslash or control byte."""
         self.root = _Node()
         for i, b in enumerate(self.token_bytes):
             if not b:
@@ -87,62 +105,180 @@ class Grounder:
                 node = node.children.setdefault(ch, _Node())
             node.ids.append(i)
 
-    def allowed(self, continuations: list[tuple[bytes, bool]]) -> set[int]:
-        """Tokens whose bytes are a prefix of some continuation ``r``, or, where ``open`` is set,
-        start with all of ``r`` (what follows it is free). Special tokens (``<think>``, say) only
-        ever close a value, never make part of one."""
-        inside: set[int] = set()
-        closing: set[int] = set()
-        for r, open_end in continuations:
+    def allowed(self, continuations: list[tuple[bytes, bool, int]]) -> set[int]:
+        """Tokens whose bytes are a prefix of some continuation ``(r, open, n)``, or, where ``open``
+        is set, start with all of ``r`` (what follows it is free). The first ``n`` bytes of ``r``
+        are protocol text: special tokens (``<think>``, say) may spell those, never a value."""
+        out: set[int] = set()
+        for r, open_end, n in continuations:
             node = self.root
-            for ch in r:
+            for depth, ch in enumerate(r, 1):
                 node = node.children.get(ch)
                 if node is None:
                     break
-                inside.update(node.ids)
+                out.update(node.ids if depth <= n else (i for i in node.ids if i not in self.special))
             else:
                 if open_end:
-                    closing.update(node.below())
-        return (inside - self.special) | closing
+                    out.update(node.below())
+        return out
 
     def request(self, messages: list[dict[str, Any]]) -> RequestGrounding:
-        """The sources of one request: the text of every message but the system prompt."""
-        text = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") != "system")
-        return RequestGrounding(self, text.encode("utf-8"))
+        """The sources of one request: the text of every message but the system prompt (values),
+        and of every message (tool and argument names)."""
+        texts = [(m.get("role"), str(m.get("content") or "")) for m in messages]
+        source = "\n".join(t for role, t in texts if role != "system")
+        return RequestGrounding(self, source.encode("utf-8"), "\n".join(t for _, t in texts).encode("utf-8"))
 
 
 class RequestGrounding:
     """Which tokens may come next in one reply, given the bytes generated so far."""
 
-    def __init__(self, grounder: Grounder, source: bytes):
+    def __init__(self, grounder: Grounder, source: bytes, prompt: bytes | None = None):
         self.g = grounder
         self.source = source
+        self.prompt = source if prompt is None else prompt
         self.urls = sorted(set(_URL.findall(source)))
+        self.format = "format" in grounder.fields
 
     def allowed(self, reply: bytes) -> set[int] | None:
-        """The allowed next tokens, or None where the reply is not inside a grounded value (or no
-        token could continue it, which leaves the model free rather than stuck)."""
-        kind, value = _open_value(reply)
-        if kind is None or kind not in self.g.fields:
+        """The allowed next tokens, or None where nothing constrains the reply here (or no token
+        could continue it, which leaves the model free rather than stuck)."""
+        free, conts = self._next(reply, self.g.window)
+        if free is None and conts is None:
             return None
+        return (free or set()) | self.g.allowed(conts) or None
+
+    def _next(self, reply: bytes, budget: int) -> tuple[set[int] | None, list | None]:
+        """What may follow ``reply``: token ids of free text, and continuations for
+        :meth:`Grounder.allowed` looking at most ``budget`` bytes ahead; ``(None, None)``: anything."""
+        state = _parse(reply) if self.format else _open_value(reply)
+        if state is None:
+            return None, None
+        if state[0] == "end":
+            return set(self.g.end_ids), []
+        if state[0] == "literals":
+            return None, [c for lit in state[1] for c in self._ahead(reply, lit, budget)]
+        _, kind, value, closer = state
+        rule = _RULES.get(kind)
+        grounded = rule in self.g.fields
+        if not grounded and not self.format:
+            return None, None
+        partial = [k for k in range(1, len(closer)) if value.endswith(closer[:k])]
+        if grounded and partial:  # half-way through "</answer>": only the rest of it
+            return None, [c for k in partial for c in self._ahead(reply, closer[k:], budget)]
+        if not grounded and kind not in ("name", "key"):  # free text: a thought, a goal, a free answer
+            free = self.g.json_ids if kind.startswith("arg:") else self.g.text_ids
+            ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
+            return free, [c for end in ends for c in self._ahead(reply, end, budget)]
+        values = self._value(rule or kind, value, reply)
+        conts = [(v[:budget], False, 0) for v, _ in values]
+        for v in {v for v, done in values if done and len(v) < budget}:  # it may end: then its closer
+            conts += [(v + r, o, 0 if v else n) for r, o, n in self._ahead(reply + v, closer, budget - len(v))]
+        return None, conts
+
+    def _value(self, kind: str, value: bytes, reply: bytes) -> list[tuple[bytes, bool]]:
+        """How a grounded value (``url``, ``query``, ``answer``, ``name``, ``key``) may go on:
+        ``(bytes, done)``, ``done`` where it may end after them."""
         if kind == "url":
-            conts = [(u[len(value):] + b'"', True) for u in self.urls if u.startswith(value)]
-        elif kind == "query":
+            return [(u[len(value):], True) for u in self.urls if u.startswith(value)]
+        if kind == "query":
             word = value.rsplit(b" ", 1)[-1]
             source = self.source + b"\n" + reply[:reply.rfind(_CALL_OPEN)]  # + the thought
-            conts = _continuations(word, source, self.g.window)
+            # A query is a JSON string: its words may not carry a quote or a line break along.
+            conts = [(_JSON_UNSAFE.split(c, 1)[0], False) for c in _continuations(word, source, self.g.window)]
             if word and _ends_word(word, source):
-                conts += [(b" ", False), (b'"', True)]
+                conts += [(b" ", False), (b"", True)]
+            return conts
+        if kind in ("name", "key"):  # one identifier that the prompt spells out
+            if not value:
+                return [(m, False) for m in set(_IDENT.findall(self.prompt))]
+            rests = re.findall(rb"(?<![A-Za-z0-9_])" + re.escape(value) + rb"([A-Za-z0-9_]*)", self.prompt)
+            return [(r, False) for r in set(rests)] + [(b"", True)] * (b"" in rests)
+        conts = [(c, False) for c in _continuations(value, self.source, self.g.window)]
+        return conts + [(b"", True)] * bool(value.strip() and _ends_word(value, self.source))
+
+    def _ahead(self, reply: bytes, literal: bytes, budget: int) -> list[tuple[bytes, bool, int]]:
+        """Continuations that start with the protocol text ``literal``, extended by what the
+        grammar then allows, so that one token may span both (``"]}}``, ``>Vetalen``)."""
+        if not self.format:
+            return [(literal, True, len(literal))]
+        if len(literal) >= budget:
+            return [(literal, False, len(literal))]
+        free, conts = self._next(reply + literal, budget - len(literal))
+        if conts is None or free:  # free text follows, or the end
+            return [(literal, conts is None or not free <= self.g.end_ids, len(literal))]
+        return [(literal + r, o, len(literal) + n) for r, o, n in conts]
+
+
+class _Open(Exception):
+    """The reply ends inside the grammar; ``state`` says where."""
+
+    def __init__(self, state: tuple):
+        self.state = state
+
+
+class _Off(Exception):
+    """The reply has left the grammar."""
+
+
+class _Cursor:
+    def __init__(self, reply: bytes):
+        self.reply, self.i = reply, 0
+
+    def choice(self, *literals: bytes) -> int:
+        """Consume the literal the reply goes on with; the index of which."""
+        rest = self.reply[self.i:]
+        for k, lit in enumerate(literals):
+            if rest.startswith(lit):
+                self.i += len(lit)
+                return k
+        open_ = [lit[len(rest):] for lit in literals if lit.startswith(rest)]
+        if open_:
+            raise _Open(("literals", open_))
+        raise _Off
+
+    def text(self, kind: str, closer: bytes) -> bytes:
+        """Consume free text up to ``closer``; its bytes."""
+        j = self.reply.find(closer, self.i)
+        if j < 0:
+            raise _Open(("value", kind, self.reply[self.i:], closer))
+        value, self.i = self.reply[self.i:j], j + len(closer)
+        return value
+
+
+def _parse(reply: bytes) -> tuple | None:
+    """Where ``reply`` stands in the protocol's grammar: ``("literals", [protocol text that may
+    come next])``, ``("value", kind, bytes so far, closer)`` inside free or grounded text (kind:
+    ``thought``, ``answer``, ``name``, ``key`` or ``arg:`` + an argument's name), ``("end",)`` when complete,
+    None once it has left the grammar."""
+    p = _Cursor(reply)
+    try:
+        step = p.choice(_THINK_OPEN + b"\n", _CALL_OPEN + b"\n", _ANSWER_OPEN)
+        if step == 0:
+            p.text("thought", _THINK_CLOSE)
+            step = 1 + p.choice(b"\n" + _CALL_OPEN + b"\n", b"\n" + _ANSWER_OPEN)
+        if step == 2:
+            p.text("answer", _ANSWER_CLOSE)
         else:
-            closing = [k for k in range(1, len(_ANSWER_CLOSE)) if value.endswith(_ANSWER_CLOSE[:k])]
-            if closing:  # half-way through "</answer>": only the rest of it
-                conts = [(_ANSWER_CLOSE[k:], True) for k in closing]
-            else:
-                conts = _continuations(value, self.source, self.g.window)
-                if value.strip() and _ends_word(value, self.source):
-                    conts.append((_ANSWER_CLOSE, True))
-        ids = self.g.allowed(conts) if conts else set()
-        return ids or None
+            p.choice(b'{"name": "')
+            p.text("name", b'"')
+            p.choice(b', "arguments": {')
+            more = p.choice(b'"', b"}") == 0
+            while more:
+                key = p.text("key", b'"').decode("utf-8", "replace")
+                if p.choice(b': "', b': ["') == 0:
+                    p.text("arg:" + key, b'"')
+                else:
+                    p.text("arg:" + key, b'"')
+                    while p.choice(b', "', b"]") == 0:
+                        p.text("arg:" + key, b'"')
+                more = p.choice(b', "', b"}") == 0
+            p.choice(b"}\n" + _CALL_CLOSE)
+    except _Open as e:
+        return e.state
+    except _Off:
+        return None
+    return ("end",) if p.i == len(reply) else None
 
 
 def _occurrences(piece: bytes, source: bytes):
@@ -154,11 +290,11 @@ def _occurrences(piece: bytes, source: bytes):
         i = source.find(piece, i + 1)
 
 
-def _continuations(piece: bytes, source: bytes, window: int) -> list[tuple[bytes, bool]]:
+def _continuations(piece: bytes, source: bytes, window: int) -> list[bytes]:
     """What follows each occurrence of ``piece`` in ``source`` (every word start when empty)."""
     if not piece:
-        return [(source[i:i + window], False) for i in range(len(source)) if _starts_word(source, i)]
-    return [(source[i + len(piece):i + len(piece) + window], False) for i in _occurrences(piece, source)]
+        return [source[i:i + window] for i in range(len(source)) if _starts_word(source, i)]
+    return [source[i + len(piece):i + len(piece) + window] for i in _occurrences(piece, source)]
 
 
 def _ends_word(piece: bytes, source: bytes) -> bool:
@@ -184,17 +320,18 @@ def _boundary(next_byte: bytes) -> bool:
     return not next_byte or not (next_byte.isalnum() or 0x80 <= next_byte[0] < 0xC0)
 
 
-def _open_value(reply: bytes) -> tuple[str | None, bytes]:
-    """The grounded value the reply is in the middle of: (``url``/``query``/``answer``, its bytes so far)."""
+def _open_value(reply: bytes) -> tuple | None:
+    """Without ``format``: the grounded value the reply is in the middle of, found by pattern
+    (``("value", kind, bytes so far, closer)``), or None."""
     a = reply.rfind(_ANSWER_OPEN)
     if a >= 0 and reply.rfind(_ANSWER_CLOSE) < a:
-        return "answer", reply[a + len(_ANSWER_OPEN):]
+        return ("value", "answer", reply[a + len(_ANSWER_OPEN):], _ANSWER_CLOSE)
     c = reply.rfind(_CALL_OPEN)
     if c >= 0 and reply.rfind(_CALL_CLOSE) < c:
         m = _FIELD.search(reply, c)
         if m:
-            return m.group(1).decode(), m.group(2)
-    return None, b""
+            return ("value", "arg:" + m.group(1).decode(), m.group(2), b'"')
+    return None
 
 
 def token_bytes(tokenizer: Any) -> list[bytes]:

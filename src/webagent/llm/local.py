@@ -20,8 +20,8 @@ completed a stop string, as vLLM returns them), with the log-probability of each
 own distribution (temperature 1, no top-p: vLLM's "raw" logprobs). The prompt ids are the ones the
 model was actually fed. Nothing is ever re-derived by re-tokenizing text.
 
-With ``LocalConfig.grounding`` set, URLs, search queries and answers are sampled only from what
-the conversation contains (:mod:`webagent.llm.grounding`); everything else stays free.
+With ``LocalConfig.grounding`` set, replies keep to the protocol's format and URLs, search queries
+and answers are sampled only from what the conversation contains (:mod:`webagent.llm.grounding`).
 
 Batches are static: a batch runs until all its requests finish, and requests arriving meanwhile
 form the next batch. For high-throughput serving use vLLM or SGLang with the OpenAI-compatible
@@ -66,8 +66,9 @@ class LocalConfig:
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra variables for the chat template, e.g. ``{"enable_thinking": False}``."""
     grounding: str | tuple[str, ...] = ()
-    """Values kept to the conversation's text: ``url``, ``query``, ``answer`` (a tuple, or one
-    comma-separated string; ``all``: the three; see :mod:`webagent.llm.grounding`). Empty: sample freely."""
+    """Rules of grounded decoding: ``format`` (replies keep to the protocol), ``url``, ``query``,
+    ``answer`` (values kept to the conversation's text); a tuple, or one comma-separated string;
+    ``all``: the four; see :mod:`webagent.llm.grounding`. Empty: sample freely."""
 
 
 @dataclass
@@ -114,7 +115,7 @@ class LocalModel:
         self.model.to(self.device).eval()
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         fields = parse_grounding(cfg.grounding)
-        self.grounder = Grounder(self.tokenizer, fields) if fields else None
+        self.grounder = Grounder(self.tokenizer, fields, self.eos_ids) if fields else None
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
