@@ -191,13 +191,26 @@ def test_format_closes_a_call_the_model_leaves_open(tok_dir, tok):
     ``url`` as well, its made-up URL becomes one of the conversation's (the rest of the script no
     longer lines up with the reply, so only the URL is checked there)."""
     script = '<tool_call>\n{"name": "visit", "arguments": {"url": ["http://made-up.test/page/"], "goal": "employer"}}'
-    texts = {}
+    texts, completions = {}, {}
     for grounding in [(), ("format",), ("format", "url")]:
         lm = LocalModel(LocalConfig(str(tok_dir), temperature=0.0, max_new_tokens=120, grounding=grounding),
                         model=Hallucinator(tok, script))
-        texts[grounding] = asyncio.run(lm.generate(MESSAGES)).text
-    assert texts[()] == script
+        completions[grounding] = c = asyncio.run(lm.generate(MESSAGES))
+        texts[grounding] = c.text
+    assert texts[()] == script and completions[()].token_masks is None
     assert texts[("format",)] == script + "\n</tool_call>"
+    # The logprobs are the constrained policy's, and each constrained step's choices are recorded.
+    c = completions[("format",)]
+    assert len(c.token_masks) == len(c.token_ids) == len(c.logprobs)
+    from webagent.llm.local import unpack_masks
+
+    for token, lp, mask in zip(c.token_ids, c.logprobs, c.token_masks, strict=True):
+        if mask is None:
+            continue
+        allowed = unpack_masks([mask], len(tok))[0]
+        assert allowed[token]
+        if int(allowed.sum()) == 1:
+            assert lp == pytest.approx(0.0)  # the only choice: probability 1 under the constraint
     assert re.search(r'"url": \["([^"]*)"', texts[("format", "url")]).group(1) in URLS
 
 

@@ -77,6 +77,18 @@ def test_rl_step_changes_weights_and_logs_metrics(setup, algorithm, tmp_path):
     assert (out / "checkpoints" / "latest").is_file()
 
 
+def test_grounded_rollouts_train_on_policy(setup, tmp_path):
+    """With grounded decoding the sampler draws from a constrained distribution; the trainer scores
+    each token among the same allowed tokens, so its logprobs match the sampler's."""
+    out = tmp_path / "grounded"
+    train_rl(_cfg(setup, out, algorithm="grpo", steps=1, grounding="all"), setup["tasks"])
+    rec = [json.loads(line) for line in (out / "rl_log.jsonl").read_text().splitlines()][-1]
+    assert rec["trained_tokens"] > 0 and rec["entropy"] > 0
+    assert rec["logprob_diff"] < 1e-4
+    with pytest.raises(ValueError, match="unknown grounded value"):
+        _cfg(setup, out, grounding="urls").resolved()
+
+
 def test_rollout_rows_follow_the_mask_contract(setup, world, tmp_path):
     from webagent.tools.toolbox import Toolbox, WebConfig
     from webagent.train.masking import encode_trajectory

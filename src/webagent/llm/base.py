@@ -23,6 +23,10 @@ class Completion:
     """Log-probability of each generated token, aligned with ``token_ids``."""
     prompt_token_ids: list[int] | None = None
     """Prompt token ids as the backend tokenized them, when exposed."""
+    token_masks: list[bytes | None] | None = None
+    """Constrained decoding (a local model with grounding): the tokens each step allowed, as a bit
+    mask over the vocabulary packed with ``numpy.packbits``, None where nothing was constrained.
+    ``logprobs`` are then those of the constrained distribution, so RL can score the same policy."""
     tool_calls: list[dict[str, Any]] | None = None
     """Native function-calling output: ``[{"id", "name", "arguments"}]`` (arguments as a JSON string)."""
     meta: dict[str, Any] = field(default_factory=dict)

@@ -24,6 +24,9 @@ can say, so reports name it; it is off unless asked for. The ``answer`` rule sui
 questions only: an answer computed from the evidence (a sum, a difference, a yes/no) is not in the
 text, so leave ``answer`` out for such benchmarks.
 
+A local model reports the logprobs of this constrained distribution, with each step's allowed
+tokens, so RL on grounded rollouts scores the same policy it sampled from.
+
 Everything works on bytes, so byte-level BPE pieces (half a CJK character, say) are handled like
 any other token. Per step the cost is a parse of the reply so far and one walk of a trie of the
 vocabulary per place the text could continue from, which is small next to a forward pass.

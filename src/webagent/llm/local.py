@@ -22,6 +22,9 @@ model was actually fed. Nothing is ever re-derived by re-tokenizing text.
 
 With ``LocalConfig.grounding`` set, replies keep to the protocol's format and URLs, search queries
 and answers are sampled only from what the conversation contains (:mod:`webagent.llm.grounding`).
+The policy is then the constrained one: each logprob is taken over the tokens that step allowed,
+and ``Completion.token_masks`` records those sets, so an RL trainer can score the very
+distribution the rollout came from.
 
 Batches are static: a batch runs until all its requests finish, and requests arriving meanwhile
 form the next batch. For high-throughput serving use vLLM or SGLang with the OpenAI-compatible
@@ -224,12 +227,12 @@ class LocalModel:
                 out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
                                  past_key_values=cache, use_cache=True)
                 cache = out.past_key_values
-                logits = out.logits[:, -1, :].float()
-                chosen = self._sample(self._ground(rows, logits), temps, top_ps)
+                logits, masks = self._ground(rows, out.logits[:, -1, :].float())
+                chosen = self._sample(logits, temps, top_ps)
                 logprobs = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]
-                for row, tok, lp in zip(rows, chosen.tolist(), logprobs.tolist(), strict=True):
+                for i, (row, tok, lp) in enumerate(zip(rows, chosen.tolist(), logprobs.tolist(), strict=True)):
                     if not row.done:
-                        self._advance(row, tok, lp)
+                        self._advance(row, tok, lp, masks.get(i))
                 if all(r.done for r in rows):
                     break
                 step_ids = chosen[:, None]
@@ -268,10 +271,11 @@ class LocalModel:
         return torch.where(temps <= 0, greedy, sampled)
 
     def _ground(self, rows: list[_Row], logits):
-        """The logits to sample from: grounded rows keep only their allowed tokens. (Logprobs stay
-        the model's own, so grounded replies are off-policy for RL: use grounding to evaluate.)"""
+        """The logits to sample from (grounded rows keep only their allowed tokens) and, by row,
+        the packed mask of each constrained step."""
+        masks: dict[int, bytes] = {}
         if self.grounder is None:
-            return logits
+            return logits, masks
         masked = None
         for i, row in enumerate(rows):
             if row.done or row.req.grounding is None:
@@ -284,12 +288,14 @@ class LocalModel:
             keep = self._torch.zeros(logits.shape[1], dtype=self._torch.bool, device=logits.device)
             keep[list(allowed)] = True
             masked[i].masked_fill_(~keep, float("-inf"))
-        return logits if masked is None else masked
+            masks[i] = pack_mask(keep)
+        return (logits if masked is None else masked), masks
 
-    def _advance(self, row: _Row, token: int, logprob: float) -> None:
+    def _advance(self, row: _Row, token: int, logprob: float, mask: bytes | None = None) -> None:
         row.token_ids.append(token)
         if self.grounder is not None:
             row.reply += self.grounder.token_bytes[token]
+            row.token_masks.append(mask)
         row.logprobs.append(logprob)
         if token in self.eos_ids:
             row.finish("stop")
@@ -318,7 +324,8 @@ class LocalModel:
         return Completion(text=text, finish_reason=row.finish_reason or "length",
                           prompt_tokens=len(row.req.prompt_ids), completion_tokens=len(row.token_ids),
                           token_ids=row.token_ids, logprobs=row.logprobs,
-                          prompt_token_ids=list(row.req.prompt_ids), meta=meta)
+                          prompt_token_ids=list(row.req.prompt_ids), meta=meta,
+                          token_masks=row.token_masks if self.grounder is not None else None)
 
 
 class _Row:
@@ -334,6 +341,7 @@ class _Row:
         self.checked = 0
         self.reply = bytearray()
         """The reply's bytes so far (kept for grounded decoding)."""
+        self.token_masks: list[bytes | None] = []
 
     @property
     def done(self) -> bool:
@@ -341,6 +349,22 @@ class _Row:
 
     def finish(self, reason: str) -> None:
         self.finish_reason = reason
+
+
+def pack_mask(keep) -> bytes:
+    """A boolean vector over the vocabulary as ``numpy.packbits`` bytes (see :func:`unpack_masks`)."""
+    import numpy as np
+
+    return np.packbits(keep.cpu().numpy()).tobytes()
+
+
+def unpack_masks(masks: list[bytes], vocab: int):
+    """Packed masks (all of one vocabulary) -> a boolean tensor ``(len(masks), vocab)``."""
+    import numpy as np
+    import torch
+
+    bits = np.unpackbits(np.frombuffer(b"".join(masks), dtype=np.uint8).reshape(len(masks), -1), axis=1)
+    return torch.from_numpy(bits[:, :vocab].astype(bool))
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

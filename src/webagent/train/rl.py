@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.llm.grounding import parse_grounding
 from webagent.train.grpo import (
     Group,
     LossConfig,
@@ -91,6 +92,9 @@ class RLConfig:
     max_llm_calls: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
+    grounding: str | None = None
+    """Roll out with grounded decoding (:mod:`webagent.llm.grounding`, e.g. ``all``); the loss then
+    scores each token among those its step allowed, so training stays on-policy."""
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 1.0
@@ -136,6 +140,7 @@ class RLConfig:
                 d[k] = v
         if d["prefilter"] is None:
             d["prefilter"] = self.algorithm == "dupo"
+        parse_grounding(self.grounding)  # a typo fails here, not after the first rollouts
         cfg = RLConfig(**d)
         if cfg.batch_size % cfg.mini_batch_size:
             raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of mini_batch_size {cfg.mini_batch_size}")
@@ -220,9 +225,20 @@ def row_logprobs(model, rows, device, *, with_entropy: bool = False):
     # Position t predicts token t+1; a row's first token is never trained (it is the prompt).
     pred = target[:, 1:]
     logits = model.get_output_embeddings()(hidden[:, :-1][pred]).float()
+    # Tokens sampled under grounded decoding are scored among the tokens their step allowed.
+    from webagent.llm.local import unpack_masks
+
+    masks = [m for r in rows for m, t in zip(r.token_masks[1:], r.loss_mask[1:], strict=True) if t]
+    constrained = [k for k, m in enumerate(masks) if m is not None]
+    if constrained:
+        index = torch.tensor(constrained, device=logits.device)
+        allowed = unpack_masks([masks[k] for k in constrained], logits.shape[1]).to(logits.device)
+        logits = logits.index_copy(0, index, logits[index].masked_fill(~allowed, float("-inf")))
     logp_all = torch.log_softmax(logits, -1)
     logp = logp_all.gather(1, ids[:, 1:][pred][:, None])[:, 0]
-    entropy = -(logp_all.exp() * logp_all).sum(-1) if with_entropy else None
+    entropy = None
+    if with_entropy:  # 0 · log 0 counts as 0 where a token was not allowed
+        entropy = -(logp_all.exp() * torch.nan_to_num(logp_all, neginf=0.0)).sum(-1)
     return logp, entropy
 
 
@@ -399,7 +415,7 @@ def _local(model, tokenizer, cfg: RLConfig, device, step: int):
 
     lc = LocalConfig(path=cfg.policy, device=str(device), max_batch=max(1, cfg.concurrency),
                      max_new_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                     seed=cfg.seed * 1_000_003 + step)
+                     seed=cfg.seed * 1_000_003 + step, grounding=cfg.grounding or ())
     return LocalModel(lc, model=model, tokenizer=tokenizer)
 
 

@@ -30,6 +30,9 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, help="generation cap per assistant turn")
     p.add_argument("--max-llm-calls", type=int, help="model calls per episode")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    p.add_argument("--grounding", metavar="RULES",
+                   help="roll out with grounded decoding (e.g. all; see webagent run --help); the loss scores "
+                        "each token among those its step allowed, so training stays on-policy")
     p.add_argument("--eps-low", type=float, default=0.2, help="lower clip (default 0.2)")
     p.add_argument("--eps-high", type=float, default=0.28, help="upper clip, clip-higher (default 0.28)")
     p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting policy (default 0: none)")
@@ -61,7 +64,7 @@ def cmd_rl(args: argparse.Namespace) -> int:
         algorithm=args.algorithm, group_size=args.group_size, batch_size=args.batch_size,
         mini_batch_size=args.mini_batch_size, micro_batch_size=args.micro_batch_size, lr=args.lr, steps=args.steps,
         max_tokens=args.max_tokens, max_llm_calls=args.max_llm_calls, temperature=args.temperature,
-        eps_low=args.eps_low, eps_high=args.eps_high, kl_coef=args.kl_coef,
+        grounding=args.grounding, eps_low=args.eps_low, eps_high=args.eps_high, kl_coef=args.kl_coef,
         reward=RewardConfig(answer_only=args.answer_only, overlong_buffer=args.overlong_buffer,
                             overlong_max=args.overlong_max),
         prefilter=False if args.no_prefilter else None, drop_all_wrong=args.drop_all_wrong,

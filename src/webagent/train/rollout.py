@@ -31,19 +31,24 @@ from webagent.train.reward import RewardConfig, RewardParts, score
 
 @dataclass
 class Row:
-    """One training sequence: ids, the loss mask and the behaviour logprob of each trained token."""
+    """One training sequence: ids, the loss mask and the behaviour logprob of each trained token
+    (with grounded decoding, also the tokens each sampled one was chosen among)."""
 
     input_ids: list[int] = field(default_factory=list)
     loss_mask: list[int] = field(default_factory=list)
     old_logprobs: list[float] = field(default_factory=list)
+    token_masks: list[bytes | None] = field(default_factory=list)
+    """Packed allowed-token masks (``Completion.token_masks``); None where unconstrained."""
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
-    def extend(self, ids: Sequence[int], mask: int, logprobs: Sequence[float] | None = None) -> None:
+    def extend(self, ids: Sequence[int], mask: int, logprobs: Sequence[float] | None = None,
+               token_masks: Sequence[bytes | None] | None = None) -> None:
         self.input_ids += ids
         self.loss_mask += [mask] * len(ids)
         self.old_logprobs += list(logprobs) if logprobs is not None else [0.0] * len(ids)
+        self.token_masks += list(token_masks) if token_masks is not None else [None] * len(ids)
 
 
 @dataclass
@@ -96,7 +101,7 @@ def build_rows(calls: Sequence[Completion]) -> list[Row]:
             row = Row()
             rows.append(row)
             row.extend(prompt, 0)
-        row.extend(c.token_ids, 1, c.logprobs)
+        row.extend(c.token_ids, 1, c.logprobs, c.token_masks)
     return rows
 
 
