@@ -6,8 +6,9 @@ The questions come from a world built with the checkpoint's evaluation seed (rec
 (``webagent_agent.json``) through ``run_eval`` with the local backend, ``--runs`` times.
 It runs twice, side by side: sampling freely and with grounded decoding (``--grounding``,
 default ``all``: replies kept to the protocol, URLs, queries and answers to the conversation's
-text; ``--grounding none`` skips it). With ``--run DIR`` (a ``webagent pipeline`` directory) the table also lists that run's
-arms (SFT, SFT + DAPO, SFT + DUPO) from its own evaluation, for the RL gain.
+text; ``--grounding none`` skips it). With ``--run DIR`` (a ``webagent pipeline`` directory) the
+table also lists that run's arms (SFT, SFT + DAPO, SFT + DUPO) from its own evaluation, for the
+RL gain.
 
     python bench/bench_quality.py                                # the shipped checkpoints/nano
     python bench/bench_quality.py --run runs/nano --questions 60 --runs 3
@@ -79,7 +80,7 @@ def main() -> None:
     ap.add_argument("--run", help="a webagent pipeline directory whose arms to list too")
     ap.add_argument("--questions", type=int, default=60, help="held-out questions (default 60)")
     ap.add_argument("--runs", type=int, default=3, help="runs per question (default 3)")
-    ap.add_argument("--grounding", default="all", help="grounded values of the second evaluation (default all; none: skip)")
+    ap.add_argument("--grounding", default="all", help="grounding rules of the second evaluation (default all; none: skip)")
     args = ap.parse_args()
     ckpt = Path(args.checkpoint) if args.checkpoint else find_checkpoint("nano")
     if ckpt is None:

@@ -61,7 +61,7 @@ class EvalConfig:
     temperature: float | None = 0.6
     top_p: float | None = 0.95
     grounding: str | None = None
-    """Grounded decoding of a local model: ``url,query,answer``, a subset, or ``all``
+    """Grounded decoding of a local model: any of ``format,url,query,answer``, or ``all``
     (:mod:`webagent.llm.grounding`); None: free sampling."""
     judge: str = "rule"
     """``rule`` or ``llm:<preset>`` (gaia, browsecomp, xbench, webwalker)."""

@@ -276,6 +276,7 @@ class LocalModel:
         masks: dict[int, bytes] = {}
         if self.grounder is None:
             return logits, masks
+        import numpy as np
         masked = None
         for i, row in enumerate(rows):
             if row.done or row.req.grounding is None:
@@ -285,10 +286,12 @@ class LocalModel:
                 continue
             if masked is None:
                 masked = logits.clone()
-            keep = self._torch.zeros(logits.shape[1], dtype=self._torch.bool, device=logits.device)
-            keep[list(allowed)] = True
-            masked[i].masked_fill_(~keep, float("-inf"))
-            masks[i] = pack_mask(keep)
+            # Through numpy: a free-text step allows nearly the whole vocabulary, and a Python list
+            # of those ids into a tensor would cost more than the grounding itself.
+            keep = np.zeros(logits.shape[1], dtype=bool)
+            keep[np.fromiter(allowed, dtype=np.int64, count=len(allowed))] = True
+            masked[i].masked_fill_(~self._torch.from_numpy(keep).to(logits.device), float("-inf"))
+            masks[i] = np.packbits(keep).tobytes()
         return (logits if masked is None else masked), masks
 
     def _advance(self, row: _Row, token: int, logprob: float, mask: bytes | None = None) -> None:
@@ -351,15 +354,8 @@ class _Row:
         self.finish_reason = reason
 
 
-def pack_mask(keep) -> bytes:
-    """A boolean vector over the vocabulary as ``numpy.packbits`` bytes (see :func:`unpack_masks`)."""
-    import numpy as np
-
-    return np.packbits(keep.cpu().numpy()).tobytes()
-
-
 def unpack_masks(masks: list[bytes], vocab: int):
-    """Packed masks (all of one vocabulary) -> a boolean tensor ``(len(masks), vocab)``."""
+    """``Completion.token_masks`` entries (all of one vocabulary) -> a boolean tensor ``(len(masks), vocab)``."""
     import numpy as np
     import torch
 
