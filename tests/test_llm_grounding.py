@@ -49,7 +49,7 @@ def walk(request, reply: str, done, seed: int, steps: int = 80) -> str:
 def test_parse_grounding():
     assert parse_grounding("all") == ("format", "url", "query", "answer")
     assert parse_grounding(" url, answer ,url") == ("url", "answer")
-    assert parse_grounding(None) == () and parse_grounding("") == ()
+    assert parse_grounding(None) == () and parse_grounding("") == () and parse_grounding("none") == ()
     with pytest.raises(ValueError, match="unknown grounded value"):
         parse_grounding("urls")
 

@@ -113,6 +113,34 @@ def test_tiny_pipeline_produces_every_stage_and_the_table(tiny_run):
     eval_ids = {json.loads(line)["id"] for line in (out / "qa" / "eval.jsonl").read_text().splitlines()}
     train_ids = {json.loads(line)["id"] for line in (out / "qa" / "sft_tasks.jsonl").read_text().splitlines()}
     assert eval_ids and not eval_ids & train_ids
+    # The agent arms decode as the runtime says (grounded); the direct answer samples freely.
+    assert load_runtime(out / "sft").grounding == "all"
+    assert json.loads((out / "eval" / "sft" / "config.json").read_text())["grounding"] == "all"
+    assert json.loads((out / "eval" / "direct" / "config.json").read_text())["grounding"] is None
+
+
+@pytest.mark.timeout(120)
+def test_a_trained_model_decodes_as_its_runtime_says(tiny_run):
+    from argparse import Namespace
+
+    from webagent.agents.cli import _model
+    from webagent.eval.runner import EvalConfig
+
+    sft = str(tiny_run[0] / "sft")
+
+    def grounder(agent, grounding):
+        args = Namespace(llm="local", agent=agent, model=sft, grounding=grounding, base_url=None,
+                         api_key_env="OPENAI_API_KEY", temperature=0.0, top_p=None)
+        return _model(args).grounder
+
+    assert grounder("react", None).fields == ("format", "url", "query", "answer")
+    assert grounder("react", "none") is None and grounder("walker", None) is None
+    assert grounder("react", "url").fields == ("url",)
+    cfg = EvalConfig(benchmark="b.jsonl", llm="local", model=sft)
+    assert cfg.resolved().grounding == "all" and cfg.resolved().policy_label().endswith("grounded decoding (all)")
+    free = EvalConfig(benchmark="b.jsonl", llm="local", model=sft, grounding="none").resolved()
+    assert free.grounding == "none" and "grounded" not in free.policy_label()
+    assert EvalConfig(benchmark="b.jsonl", llm="local", model=sft, agent="direct").resolved().grounding is None
 
 
 @pytest.mark.timeout(120)
@@ -138,6 +166,7 @@ def test_ship_copies_a_loadable_checkpoint(tiny_run, tmp_path):
     card = json.loads((dest / "webagent_card.json").read_text())
     assert card["arm"] == "sft" and "trained from scratch" in card["label"]
     assert load_runtime(dest).search_k == 3
+    assert "| grounded decoding | all |" in (dest / "README.md").read_text()
     model = AutoModelForCausalLM.from_pretrained(str(dest))
     tok = AutoTokenizer.from_pretrained(str(dest))
     assert model.get_input_embeddings().num_embeddings >= len(tok)

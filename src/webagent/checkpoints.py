@@ -42,6 +42,9 @@ class AgentRuntime:
     top_p: float | None = 0.95
     date: str | None = None
     """Fixed ``Current date`` of the system prompt (None: today)."""
+    grounding: str | None = None
+    """Grounded decoding the model runs with unless told otherwise (``all``, or rules of
+    :mod:`webagent.llm.grounding`); ``--grounding none`` samples freely."""
 
     def prompt_path(self) -> str | None:
         """The prompt file as a path (shipped names resolve inside ``webagent/prompts``)."""

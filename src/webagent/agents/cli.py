@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--agent walker needs --root-url")
     if args.llm == "local" and args.model == "default":
         raise ValueError("--llm local needs --model PATH (a Hugging Face model directory)")
-    if args.grounding and args.llm != "local":
+    if args.grounding not in (None, "none") and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
     traj = asyncio.run(_run(args))
     if args.json:
@@ -77,6 +77,11 @@ def _model(args: argparse.Namespace):
         from webagent.agents.walker_baseline import WalkerBaselinePolicy
 
         return WalkerBaselinePolicy() if args.agent == "walker" else BaselinePolicy()
+    if args.llm == "local" and args.agent == "react" and args.grounding is None:
+        from webagent.checkpoints import load_runtime
+
+        runtime = load_runtime(args.model)  # a trained model decodes as it was measured
+        args.grounding = runtime.grounding if runtime else None
     return model_from_args(args)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,8 @@ class EvalConfig:
     temperature: float | None = 0.6
     top_p: float | None = 0.95
     grounding: str | None = None
-    """Grounded decoding of a local model: any of ``format,url,query,answer``, or ``all``
-    (:mod:`webagent.llm.grounding`); None: free sampling."""
+    """Grounded decoding of a local model: any of ``format,url,query,answer``, ``all`` or ``none``
+    (:mod:`webagent.llm.grounding`); None: the model's own setting (ReAct; :meth:`resolved`)."""
     judge: str = "rule"
     """``rule`` or ``llm:<preset>`` (gaia, browsecomp, xbench, webwalker)."""
     judge_model: str | None = None
@@ -87,16 +87,21 @@ class EvalConfig:
             raise ValueError("runs and concurrency must be at least 1")
         if self.llm == "baseline" and self.agent == "direct":
             raise ValueError("the no-tool baseline needs a language model: use --llm openai or --llm local")
-        if self.grounding and self.llm != "local":
+        if parse_grounding(self.grounding) and self.llm != "local":
             raise ValueError("grounded decoding needs a local model (--llm local)")
-        parse_grounding(self.grounding)
         if self.judge != "rule" and not self.judge.startswith("llm:"):
             raise ValueError(f"unknown judge {self.judge!r}: use 'rule' or 'llm:<preset>'")
 
     def policy_label(self) -> str:
         label = {"baseline": "rule-based baseline", "oracle": "privileged oracle (upper bound)",
                  "openai": f"{self.model} (OpenAI-compatible API)", "local": f"local model {self.model}"}[self.llm]
-        return f"{label}, grounded decoding ({self.grounding})" if self.grounding else label
+        return f"{label}, grounded decoding ({self.grounding})" if parse_grounding(self.grounding) else label
+
+    def resolved(self) -> EvalConfig:
+        """This config with a trained ReAct model's own grounded decoding filled in (the
+        ``grounding`` of its ``webagent_agent.json``) when none was asked for."""
+        runtime = _runtime(self) if self.agent == "react" and self.grounding is None else None
+        return replace(self, grounding=runtime.grounding) if runtime and runtime.grounding else self
 
     def setting(self) -> str:
         return {"react": SEARCH_VISIT, "walker": ROOT_CLICK, "direct": "no tools"}[self.agent]
@@ -157,7 +162,7 @@ def _model_factory(cfg: EvalConfig, world: Any) -> Callable[[dict[str, Any], int
         shared = WalkerBaselinePolicy() if cfg.agent == "walker" else BaselinePolicy()
         return lambda task, run: shared
     model = make_model(cfg.llm, cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding)
+                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding or "none")
     return lambda task, run: model
 
 
@@ -280,6 +285,7 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
     from webagent.eval.report import write_report
     from webagent.tools.toolbox import Toolbox, WebConfig
 
+    cfg = cfg.resolved()
     out, world, bench, judge, label, paths = _prepare(cfg, out_dir, world, judge, policy)
     done, correct = _progress_state(paths)
     bar = tqdm(total=len(bench.tasks) * cfg.runs, initial=done, desc=f"eval {bench.name}", unit="ep",

@@ -30,7 +30,7 @@ def make_model(
     directory run with transformers; ``model`` is its path). ``grounding`` (local only) names the
     values kept to the conversation's text (:mod:`webagent.llm.grounding`). ``extra`` goes to the
     backend config."""
-    if grounding and kind != "local":
+    if grounding not in (None, "none") and kind != "local":
         raise ValueError("grounded decoding needs the local backend (--llm local)")
     if kind == "openai":
         from webagent.llm.openai_compat import OpenAICompatModel, OpenAIConfig
@@ -70,7 +70,8 @@ def add_grounding_arg(p: argparse.ArgumentParser) -> None:
     """``--grounding``: grounded decoding of a local model."""
     p.add_argument("--grounding", metavar="VALUES",
                    help="local models: keep replies to the protocol (format) and url, query and/or answer "
-                        "to text the conversation contains (comma-separated, or all; default: sample freely)")
+                        "to text the conversation contains (comma-separated, all, or none; default: a trained "
+                        "model's own setting in its webagent_agent.json, else none)")
 
 
 def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatModel:

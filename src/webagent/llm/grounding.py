@@ -53,8 +53,9 @@ _IDENT = re.compile(rb"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_grounding(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """``"url,query"`` or a list of names -> a checked tuple (``"all"``: every rule)."""
-    if not spec:
+    """``"url,query"`` or a list of names -> a checked tuple (``"all"``: every rule; ``"none"``:
+    none)."""
+    if not spec or spec == "none":
         return ()
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
     if names == ["all"]:

@@ -49,10 +49,11 @@ HARD = ("medium", "hard")
 
 
 def compact_runtime() -> AgentRuntime:
-    """The runtime a small model is trained and run in: short prompt, 3 hits, small evidence."""
+    """The runtime a small model is trained and run in: short prompt, 3 hits, small evidence, and
+    grounded decoding (every measured nano model scored higher with it than sampling freely)."""
     return AgentRuntime(prompt_file="react_compact.toml", search_k=3, evidence_chars=320, summary_chars=0,
                         max_llm_calls=6, max_tokens=128, max_observation_chars=800, temperature=0.6,
-                        top_p=0.95, date="2025-01-01")
+                        top_p=0.95, date="2025-01-01", grounding="all")
 
 
 @dataclass
@@ -439,7 +440,7 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
                   mini_batch_size=cfg.rl_mini_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
                   max_tokens=rt.max_tokens, max_llm_calls=rt.max_llm_calls, prompt_file=rt.prompt_path(),
                   max_observation_chars=rt.max_observation_chars, world=str(world_dir), seed=cfg.seed,
-                  max_gen_rounds=cfg.rl_max_gen_rounds,
+                  max_gen_rounds=cfg.rl_max_gen_rounds, grounding=rt.grounding,
                   device=cfg.device, save_every=max(1, cfg.rl_steps // 3), progress=cfg.progress)
     store = WorldStore(world_dir)
     toolbox = rt.toolbox(world=store)
@@ -803,6 +804,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 | LLM calls per episode | {rt['max_llm_calls']} |
 | tokens per turn | {rt['max_tokens']} |
 | date in the prompt | {rt['date']} |
+| grounded decoding | {rt.get('grounding') or 'none (free sampling)'} |
 
 ## Data
 

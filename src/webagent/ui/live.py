@@ -198,8 +198,10 @@ def _local(req: LiveRequest) -> Any:
         raise ValueError("name a model directory (no shipped checkpoint is installed)")
     if not Path(path).is_dir():
         raise ValueError(f"no model directory at {path}")
-    model = make_model("local", path)
-    model.runtime = load_runtime(path)  # read by run_agent
+    runtime = load_runtime(path)
+    grounding = runtime.grounding if runtime and req.agent == "react" else None  # as it was measured
+    model = make_model("local", path, grounding=grounding)
+    model.runtime = runtime  # read by run_agent
     return model
 
 
