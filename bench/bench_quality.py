@@ -60,7 +60,7 @@ def held_out(card: dict, work: Path, n: int) -> tuple[Path, Path]:
     return world_dir, path
 
 
-def evaluate(model: Path, world: Path, tasks: Path, out: Path, runs: int, grounding: str | None = None) -> tuple[dict, float]:
+def evaluate(model: Path, world: Path, tasks: Path, out: Path, runs: int, grounding: str = "none") -> tuple[dict, float]:
     cfg = EvalConfig(benchmark=str(tasks), format="jsonl", runs=runs, llm="local", model=str(model),
                      temperature=0.6, top_p=0.95, world=str(world), concurrency=64, grounding=grounding)
     t0 = time.perf_counter()
@@ -91,7 +91,7 @@ def main() -> None:
         world, tasks = held_out(card, Path(tmp), args.questions)
         scores, seconds = evaluate(ckpt, world, tasks, Path(tmp) / "eval", args.runs)
         data["shipped"] = {"scores": scores, "seconds": round(seconds, 1)}
-        rows.append(_row(f"shipped: {card['label']} ({card['arm']})", scores))
+        rows.append(_row(f"shipped: {card['label']} ({card['arm']}), sampling freely", scores))
         if args.grounding != "none":
             grounded, g_seconds = evaluate(ckpt, world, tasks, Path(tmp) / "grounded", args.runs, args.grounding)
             data["shipped_grounded"] = {"grounding": args.grounding, "scores": grounded, "seconds": round(g_seconds, 1)}

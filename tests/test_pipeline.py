@@ -172,14 +172,51 @@ def test_ship_copies_a_loadable_checkpoint(tiny_run, tmp_path):
     assert model.get_input_embeddings().num_embeddings >= len(tok)
 
 
+@pytest.mark.timeout(180)
+def test_a_run_continued_from_another_ships_its_lineage(tiny_run, tmp_path, capsys):
+    """A run whose --model is an earlier run's policy ships both runs' settings, and its card's
+    commands (``--config FILE``) start the same runs again."""
+    import shutil
+
+    from webagent.cli import main
+    from webagent.train.pipeline import lineage, load_config
+
+    first, _ = tiny_run
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    cfg = json.loads((second / "pipeline_config.json").read_text())
+    (second / "pipeline_config.json").write_text(json.dumps({**cfg, "out": str(second), "model": str(first / "sft")}))
+    assert [c.out for c in lineage(load_config(second))] == [str(first)]
+    dest = ship_checkpoint(second, tmp_path / "ship", "sft")
+    card = json.loads((dest / "webagent_card.json").read_text())
+    assert [e["out"] for e in card["lineage"]] == [str(first)] and card["lineage"][0]["sft"]["steps"] == 3
+    assert json.loads((dest / "lineage" / "1-pipeline_config.json").read_text())["model"] == "nano"
+    readme = (dest / "README.md").read_text()
+    assert "webagent pipeline --config lineage/1-pipeline_config.json --out runs/nano-1\n" in readme
+    assert ("webagent pipeline --config lineage/2-pipeline_config.json --model runs/nano-1/sft "
+            "--out runs/nano --ship checkpoints/nano") in readme
+    # --config takes a run's settings back (here only the report is redone); options override it.
+    again = tmp_path / "again"
+    shutil.copytree(second, again)
+    assert main(["pipeline", "--config", str(dest / "lineage" / "2-pipeline_config.json"), "--model", str(first / "sft"),
+                 "--out", str(again), "--stages", "report", "--eval-runs", "1", "--quiet"]) == 0
+    redone = load_config(again)
+    assert redone.preset == "tiny" and redone.model == str(first / "sft") and redone.out == str(again)
+    assert redone.sft_max_steps == 3 and not redone.progress
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"sft_steps": 3}))
+    assert main(["pipeline", "--config", str(bad), "--out", str(tmp_path / "x"), "--stages", "report"]) != 0
+    assert "unknown pipeline settings: ['sft_steps']" in capsys.readouterr().err
+
+
 # --- the shipped checkpoint ----------------------------------------------------------------------
 
 @pytest.mark.timeout(120)
 def test_shipped_checkpoint_runs_the_protocol_on_a_held_out_question(world):
     """The committed checkpoint loads with the Auto classes and runs one episode in the protocol on
     the test world (seed 7: never a training seed): a think, then well-formed search and visit
-    calls that the tools carry out, until it answers or its LLM-call budget ends (greedy decoding;
-    the model is below its quality targets, see its card)."""
+    calls that the tools carry out, until it answers or its LLM-call budget ends (greedy decoding,
+    grounded as its runtime says; the model is below its quality targets, see its card)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from webagent.agents.react import ReactAgent
@@ -201,7 +238,8 @@ def test_shipped_checkpoint_runs_the_protocol_on_a_held_out_question(world):
                 and t["info"]["lang"] == "en")
 
     async def episode():
-        policy = LocalModel(LocalConfig(str(path), device="cpu", temperature=0.0), model=model, tokenizer=tok)
+        policy = LocalModel(LocalConfig(str(path), device="cpu", temperature=0.0, grounding=runtime.grounding or ()),
+                            model=model, tokenizer=tok)
         async with runtime.toolbox(world=world) as tb:
             try:
                 return await ReactAgent(policy, tb.react_tools, runtime.react_config(temperature=0.0)).run(task["question"])

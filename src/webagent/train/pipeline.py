@@ -552,7 +552,9 @@ def render_results(table: dict[str, Any], cfg: PipelineConfig, timings: dict[str
     k = cfg.eval_runs
     lines = [f"# Pipeline results ({cfg.preset}: model {cfg.model})", "",
              f"Held-out questions: WebWalkerQA-style, world seed {cfg.eval_seed} (train seeds "
-             f"{_seeds(cfg.train_seeds)}); search + visit; {k} runs per question; rule judge.",
+             f"{_seeds(cfg.train_seeds)}); search + visit; {k} runs per question; rule judge; "
+             + (f"the agent arms decode with grounding ({cfg.runtime.grounding}), the direct answer freely."
+                if cfg.runtime.grounding else "free sampling."),
              f"Cells give mean Pass@1 / Pass@{k} in %.", ""]
     cols = table["columns"]
     lines += ["| policy | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
@@ -693,6 +695,17 @@ def load_config(out: str | os.PathLike) -> PipelineConfig:
     return PipelineConfig(**raw, runtime=runtime)
 
 
+def lineage(cfg: PipelineConfig) -> list[PipelineConfig]:
+    """The earlier runs ``cfg`` continued from, oldest first: the run whose trained policy is its
+    ``model``, that run's own ``model``, and so on back to a run that started from a preset."""
+    chain: list[PipelineConfig] = []
+    model = Path(cfg.model)
+    while model.is_dir() and (model.parent / "pipeline_config.json").is_file() and len(chain) < 50:
+        chain.insert(0, load_config(model.parent))
+        model = Path(chain[0].model)
+    return chain
+
+
 # --- shipping --------------------------------------------------------------------------------------
 
 _SHIP_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
@@ -722,15 +735,27 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
 
     params = count_parameters(AutoModelForCausalLM.from_pretrained(str(src)))
     cfg.runtime.save(dest)
+    # A policy trained over several runs ships every run's settings, so the card can say how to redo it.
+    chain = [*lineage(cfg), cfg]
+    shutil.rmtree(dest / "lineage", ignore_errors=True)
+    if len(chain) > 1:
+        (dest / "lineage").mkdir()
+        for i, c in enumerate(chain, 1):
+            (dest / "lineage" / f"{i}-pipeline_config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
     card = {"label": f"webagent nano (trained from scratch, {params / 1e6:.1f}M params)", "arm": arm,
             "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
             "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(),
             "data": {s: run.done(s) for s in ("qa", "trajectories")},
-            "training": {s: run.done(s) for s in ("copy", "sft", "rl-dapo", "rl-dupo")}}
-    (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
+            "training": {s: run.done(s) for s in ("copy", "sft", "rl-dapo", "rl-dupo")},
+            "lineage": [{"out": c.out, "preset": c.preset, "model": c.model, "sft_lr": c.sft_lr,
+                         **{s: Run(c).done(s) for s in ("copy", "sft")}} for c in chain[:-1]]}
+    for old in dest.glob("*.png"):  # a curve of an earlier shipment must not pass for this one's
+        old.unlink()
     for png in table.get("curves") or []:
         if Path(png).is_file():
             shutil.copy2(png, dest / Path(png).name)
+            card.setdefault("curves", []).append(Path(png).name)
+    (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
     shutil.copy2(run.path("report", "results.md"), dest / "results.md")
     (dest / "README.md").write_text(render_card(card, run.path("report", "results.md").read_text()), encoding="utf-8")
     return dest
@@ -744,9 +769,10 @@ def _status(card: dict[str, Any]) -> str:
     if p1 >= 0.5 and easy >= 0.8:
         return "The checkpoint meets the quality targets (≥ 80 % on easy single-source, ≥ 50 % overall).\n"
     return (f"**Below the quality targets** (≥ 80 % Pass@1 on easy single-source, ≥ 50 % overall): it reaches "
-            f"{100 * easy:.1f} % and {100 * p1:.1f} %. The model writes the protocol (think, a well-formed search, "
-            "a visit, an answer) but has not learnt to copy names, URLs and answer spans it has never seen; "
-            "`webagent.demo.best_policy()` therefore keeps the rule-based baseline unless `WEBAGENT_POLICY=nano`.\n")
+            f"{100 * easy:.1f} % and {100 * p1:.1f} %. The model writes the protocol (think, a search, a visit, "
+            "an answer) but on a world it has never seen it seldom picks the right entity to search, result to "
+            "open or span to answer; `webagent.demo.best_policy()` therefore keeps the rule-based baseline unless "
+            "`WEBAGENT_POLICY=nano`.\n")
 
 
 def _copy_line(copy: dict[str, Any], p: dict[str, Any]) -> str:
@@ -755,6 +781,35 @@ def _copy_line(copy: dict[str, Any], p: dict[str, Any]) -> str:
     acc = ", ".join(f"{100 * v:.0f} % at {g}" for g, v in (copy.get("repeat_accuracy") or {}).items())
     return (f"- Copy warm-up (random blocks of ids and their repeats): {copy['steps']} steps to loss {copy.get('loss')}; "
             f"greedy accuracy on repeats {acc}. SFT starts from it, with {p.get('sft_copy_rows')} drill rows in every step.\n")
+
+
+def _lineage_lines(card: dict[str, Any]) -> str:
+    """The Training section's account of the earlier runs a policy continued from."""
+    if not card.get("lineage"):
+        return ""
+    lines = ["- Earlier runs, each continuing from the one before (their settings: `lineage/`):\n"]
+    for i, e in enumerate(card["lineage"], 1):
+        copy, sft = e.get("copy") or {}, e.get("sft") or {}
+        warm = f"copy warm-up {copy['steps']} steps, " if copy.get("steps") else ""
+        minutes = ((copy.get("seconds") or 0) + (sft.get("seconds") or 0)) / 60
+        ev = f"{sft['eval_loss']:.3f}" if sft.get("eval_loss") else "?"
+        lines.append(f"  {i}. `{e['preset']}` from {'the preset model' if i == 1 else 'run ' + str(i - 1)}: {warm}"
+                     f"SFT {sft.get('steps')} steps (lr {e['sft_lr']}), eval loss {ev}, {minutes:.0f} minutes.\n")
+    return "".join(lines)
+
+
+def _reproduce(card: dict[str, Any]) -> str:
+    """The commands that redo a shipped policy: one pipeline run, or its lineage run by run."""
+    p, chain = card["pipeline"], card.get("lineage") or []
+    if not chain:
+        return f"webagent pipeline --preset {p['preset']} --out runs/nano --ship checkpoints/nano\n"
+    models = [e["model"] for e in chain] + [p["model"]]
+    lines = []
+    for i, model in enumerate(models, 1):
+        start = f" --model runs/nano-{i - 1}/{Path(model).name}" if i > 1 else ""
+        out = f"runs/nano-{i}" if i < len(models) else "runs/nano --ship checkpoints/nano"
+        lines.append(f"webagent pipeline --config lineage/{i}-pipeline_config.json{start} --out {out}\n")
+    return "".join(lines)
 
 
 def render_card(card: dict[str, Any], results_md: str) -> str:
@@ -766,13 +821,23 @@ def render_card(card: dict[str, Any], results_md: str) -> str:
     data = sft.get("data") or {}
     rl = {a: (card["training"].get(f"rl-{a}") or {}) for a in ("dapo", "dupo")}
     total = sum((card.get("timings_s") or {}).values())
+    earlier = sum((e.get(s) or {}).get("seconds") or 0 for e in card.get("lineage") or [] for s in ("copy", "sft"))
+    if any(rl[a].get("steps") for a in rl):
+        rl_line = (f"- RL from the SFT policy on the first train world: {p['rl_steps']} updates per arm, G = {p['rl_group_size']},\n"
+                   f"  batch {p['rl_batch_size']} questions, lr {p['rl_lr']}; DAPO: {rl['dapo'].get('steps', 'not run')} updates,\n"
+                   f"  DUPO: {rl['dupo'].get('steps', 'not run')} updates (pre-filter: {rl['dupo'].get('prefilter')}).\n")
+    else:
+        rl_line = "- RL: not run for this policy.\n"
+    how = (f"in {len(card['lineage']) + 1} runs of `webagent pipeline` (Training, below)" if card.get("lineage")
+           else f"by `webagent pipeline --preset {p['preset']}`")
+    curves = ", ".join(f"`{c}`" for c in card.get("curves") or []) or "none"
     loss, ev, tps = sft.get("train_loss"), sft.get("eval_loss"), sft.get("tokens_per_s")
     loss, ev, tps = (f"{loss:.3f}" if loss else "?"), (f"{ev:.3f}" if ev else "?"), (f"{tps:,.0f}" if tps else "?")
     results = results_md.split("\n", 1)[1] if results_md.startswith("# ") else results_md
     return f"""# {card['label']}
 
 A Qwen2-architecture causal LM ({card['parameters']:,} parameters, vocabulary {p['vocab_size']}) trained
-**from scratch** by `webagent pipeline --preset {p['preset']}` to act as a ReAct web agent on the
+**from scratch** {how} to act as a ReAct web agent on the
 offline web: it writes `<think>`, calls `search` with the question's entity, `visit`s a URL copied
 from the results and answers with a span copied from the evidence. Shipped arm: **{card['arm']}**.
 It is a demonstration of the whole training stack at toy scale, not a general model: it knows the
@@ -824,24 +889,20 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 
 - Tokenizer: byte-level BPE ({p['vocab_size']}) on the train worlds' pages and assistant turns; every
   space, digit and CJK character is a piece of its own, so names copy token for token.
-{_copy_line(copy, p)}- SFT: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
+{_lineage_lines(card)}{_copy_line(copy, p)}- SFT{" (this run)" if card.get("lineage") else ""}: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
   final train loss {loss}, eval loss {ev}, {tps} tokens/s.
-- RL from the SFT policy on the first train world: {p['rl_steps']} updates per arm, G = {p['rl_group_size']},
-  batch {p['rl_batch_size']} questions, lr {p['rl_lr']}; DAPO: {rl['dapo'].get('steps', 'not run')} updates,
-  DUPO: {rl['dupo'].get('steps', 'not run')} updates (pre-filter: {rl['dupo'].get('prefilter')}).
-- Wall clock of the whole pipeline: {total / 60:.0f} minutes on the machine it ran on.
+{rl_line}- Wall clock of the whole pipeline: {total / 60:.0f} minutes on the machine it ran on{f" (+ {earlier / 60:.0f} minutes of training in the earlier runs)" if earlier else ""}.
 
 ## Results (held-out world)
 
 {results}
 {_status(card)}
-Curves: `sft_loss.png`, `rl_reward.png`. Full record: `webagent_card.json`.
+Curves: {curves}. Full record: `webagent_card.json`.
 
 ## Reproduce
 
 ```bash
-webagent pipeline --preset {p['preset']} --out runs/nano --ship checkpoints/nano
-```
+{_reproduce(card)}```
 
 Every stage is resumable; `runs/nano/pipeline.log` has the log and `runs/nano/report/` the table and curves.
-"""
+{"The commands rerun each run's settings with today's code, so data sampled since by a changed oracle or tool differs." + chr(10) if card.get("lineage") else ""}"""

@@ -3,6 +3,7 @@
     webagent pipeline --preset nano --out runs/nano                  # everything, resumable
     webagent pipeline --preset nano --out runs/nano --ship checkpoints/nano
     webagent pipeline --preset tiny --out /tmp/tiny                  # a seconds-long smoke run
+    webagent pipeline --config runs/nano/pipeline_config.json --out runs/again   # a run's settings again
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
         "pipeline", help="world → QA → trajectories → tokenizer → copy warm-up → SFT → RL (DAPO, DUPO) → held-out eval → table",
         description="Train a web agent from scratch on the offline web and evaluate it on a world built with a "
                     "seed never used in training. Every stage is skipped when its output is complete.")
-    p.add_argument("--preset", default="nano", help="nano (the shipped checkpoint's recipe), nano-copy (nano with the copy warm-up) "
-                                                   "or tiny (smoke test)")
+    p.add_argument("--preset", help="nano (default), nano-copy (nano with the copy warm-up: the shipped checkpoint's "
+                                    "recipe, see its lineage/) or tiny (smoke test)")
+    p.add_argument("--config", metavar="FILE", help="a JSON file of pipeline settings, e.g. a run's pipeline_config.json "
+                                                    "(its preset and settings; the options here override them)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (stages, logs, results)")
     p.add_argument("--stages", help="comma-separated stages to run (default: all): worlds, qa, trajectories, "
                                     "tokenizer, copy, sft, rl-dapo, rl-dupo, eval, report")
@@ -42,17 +45,33 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _settings(path: str) -> dict[str, Any]:
+    """The pipeline settings of a JSON file (a run's ``pipeline_config.json`` or a hand-written one)."""
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of pipeline settings")
+    return data
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from webagent.train.pipeline import make_config, run_pipeline, ship_checkpoint
 
     def ints(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(x) for x in text.split(",") if x.strip()) if text else None
 
-    cfg = make_config(args.preset, args.out, device=args.device, model=args.model, train_seeds=ints(args.train_seeds),
-                      eval_seed=args.eval_seed, qa_per_world=args.qa_per_world, eval_questions=args.eval_questions,
-                      eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, rl_steps=args.rl_steps,
-                      rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None,
-                      progress=not args.quiet)
+    base = _settings(args.config) if args.config else {}
+    preset = args.preset or base.get("preset") or "nano"
+    for key in ("preset", "out", "progress"):  # where and how this run shows itself is this command's business
+        base.pop(key, None)
+    cli = dict(device=args.device, model=args.model, train_seeds=ints(args.train_seeds),
+               eval_seed=args.eval_seed, qa_per_world=args.qa_per_world, eval_questions=args.eval_questions,
+               eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, rl_steps=args.rl_steps,
+               rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None)
+    cfg = make_config(preset, args.out, progress=not args.quiet,
+                      **{**base, **{k: v for k, v in cli.items() if v is not None}})
     stages = tuple(s for s in args.stages.split(",") if s) if args.stages else None
     force = tuple(s for s in args.force.split(",") if s)
     table = run_pipeline(cfg, stages=stages, force=force)
