@@ -89,6 +89,48 @@ def test_grounded_rollouts_train_on_policy(setup, tmp_path):
         _cfg(setup, out, grounding="urls").resolved()
 
 
+def test_each_task_rolls_out_on_the_world_it_names(setup, world_dir, tmp_path):
+    """A pool drawn from several worlds: every episode gets the tools of its own task's world,
+    each world is opened once, and the trainer closes what it opened."""
+    import shutil
+
+    from webagent.tools.toolbox import Toolbox, WebConfig
+
+    other = tmp_path / "other-world"
+    shutil.copytree(world_dir, other)
+    tasks = [{**setup["tasks"][0], "world": str(world_dir)}, {**setup["tasks"][1], "world": str(other)}]
+    opened: dict[str, Toolbox] = {}
+
+    def open_toolbox(world):
+        assert world not in opened
+        opened[world] = Toolbox(WebConfig(web="offline", world=world))
+        return opened[world]
+
+    cfg = _cfg(setup, tmp_path / "out", world=None, algorithm="grpo").resolved()
+
+    async def go():
+        trainer = RLTrainer(cfg, tasks, toolbox=open_toolbox)
+        from webagent.train.rl import _local
+
+        local = _local(trainer.model, trainer.tokenizer, cfg, trainer.device, 0)
+        try:
+            served = {t["world"]: trainer._tools(t) for t in tasks}
+            groups = await trainer.rollout_groups(tasks, local)
+        finally:
+            await local.aclose()
+            await trainer.aclose()
+        return served, groups
+
+    served, groups = asyncio.run(go())
+    assert set(opened) == {str(world_dir), str(other)}
+    for world, tools in served.items():  # the tools are the world's own toolbox's
+        assert [t.name for t in tools] == ["search", "visit"]
+        assert tools[0] is opened[world].search and tools[1] is opened[world].visit
+    assert [len(g.rollouts) for g in groups] == [4, 4]
+    with pytest.raises(Exception, match="closed"):  # closed with its toolbox
+        opened[str(other)].world._con.execute("select 1")
+
+
 def test_rollout_rows_follow_the_mask_contract(setup, world, tmp_path):
     from webagent.tools.toolbox import Toolbox, WebConfig
     from webagent.train.masking import encode_trajectory
@@ -161,3 +203,29 @@ def test_cli_rl_runs_grpo_and_rejects_bad_tasks(setup, tmp_path, capsys):
     bad_argv = [str(bad) if a == str(tasks) else str(tmp_path / "bad-out") if a == str(out) else a for a in argv]
     assert main(bad_argv) != 0
     assert "needs a 'question' and an 'answer'" in capsys.readouterr().err
+
+
+def test_cli_rl_rolls_out_in_the_policys_own_runtime(setup, tmp_path, capsys):
+    """A policy directory with a runtime file (as the pipeline writes) is rolled out with its
+    prompt, caps and grounding; options given on the command line still win."""
+    import shutil
+
+    from webagent.checkpoints import AgentRuntime
+    from webagent.cli import main
+
+    policy = tmp_path / "policy"
+    shutil.copytree(setup["policy"], policy)
+    AgentRuntime(prompt_file=setup["prompt"], search_k=2, max_llm_calls=2, max_tokens=20, max_observation_chars=300,
+                 grounding="format").save(policy)
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(t) + "\n" for t in setup["tasks"]))
+    out = tmp_path / "cli"
+    argv = ["train", "rl", "--policy", str(policy), "--tasks", str(tasks), "--out", str(out), "--preset", "nano",
+            "--algorithm", "grpo", "--group-size", "2", "--batch-size", "2", "--mini-batch-size", "2", "--steps", "1",
+            "--max-tokens", "24", "--concurrency", "1", "--world", setup["world"], "--quiet"]
+    assert main(argv) == 0
+    used = json.loads((out / "rl_config.json").read_text())
+    assert used["prompt_file"] == setup["prompt"] and used["max_llm_calls"] == 2 and used["max_observation_chars"] == 300
+    assert used["grounding"] == "format" and used["max_tokens"] == 24  # the option wins over the runtime's 20
+    log = [json.loads(line) for line in (out / "rl_log.jsonl").read_text().splitlines()]
+    assert log[-1]["logprob_diff"] < 1e-4

@@ -53,7 +53,8 @@ class Toolbox:
     def __init__(self, config: WebConfig | None = None, *, world: Any = None, extractor: Any = None):
         self.config = config = config or WebConfig()
         self.world = world
-        if self.world is None and config.web == "offline" and not config.web_url:
+        self._own_world = self.world is None and config.web == "offline" and not config.web_url
+        if self._own_world:
             from webagent.world import open_world
 
             self.world = open_world(config.world)
@@ -106,6 +107,8 @@ class Toolbox:
         engine = getattr(getattr(self._search, "tool", self._search), "engine", None)
         if hasattr(engine, "aclose"):
             await engine.aclose()
+        if self._own_world and hasattr(self.world, "close"):  # a world it opened itself, not one it was lent
+            self.world.close()
 
     async def __aenter__(self) -> Toolbox:
         return self

@@ -443,7 +443,11 @@ def _rollout_metrics(rollouts: list[Rollout], generated: list[Group]) -> dict[st
 
 
 class RLTrainer:
-    """Holds the policy, optimizer, toolbox and data stream of a run; ``step()`` runs one update."""
+    """Holds the policy, optimizer, toolboxes and data stream of a run; ``step()`` runs one update.
+
+    ``toolbox`` is the toolbox of every episode, or a function ``world -> Toolbox`` that opens the
+    world a task names in its ``world`` field (``cfg.world`` when it names none), so one run can
+    train on questions of many worlds; None: toolboxes with the default settings."""
 
     def __init__(self, cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, toolbox=None):
         import torch
@@ -464,7 +468,10 @@ class RLTrainer:
         self.updater = Updater(self.model, self.optimizer, cfg, self.device, self.ref)
         self.stream = TaskStream(tasks, cfg.seed)
         self.step_no = 0
-        self._toolbox, self._own_toolbox = toolbox, toolbox is None
+        shared = toolbox is not None and not callable(toolbox)
+        self._shared = toolbox if shared else None
+        self._open_toolbox = None if shared else (toolbox or _default_toolbox)
+        self._toolboxes: dict[str | None, Any] = {}  # the ones this trainer opened, by world
 
     def resume(self) -> bool:
         ckpt = latest_checkpoint(Path(self.cfg.out_dir)) if self.cfg.resume else None
@@ -473,15 +480,16 @@ class RLTrainer:
         self.step_no, self.stream.cursor = load_checkpoint(ckpt, self.model, self.optimizer)
         return True
 
-    async def _tools(self):
-        if self._toolbox is None:
-            from webagent.tools.toolbox import Toolbox, WebConfig
-
-            self._toolbox = Toolbox(WebConfig(web="offline", world=self.cfg.world))
-        return self._toolbox.react_tools
+    def _tools(self, task: dict[str, Any]):
+        if self._shared is not None:
+            return self._shared.react_tools
+        world = task.get("world") or self.cfg.world
+        if world not in self._toolboxes:
+            self._toolboxes[world] = self._open_toolbox(world)
+        return self._toolboxes[world].react_tools
 
     async def rollout_groups(self, tasks: list[dict[str, Any]], local, group_size: int | None = None) -> list[Group]:
-        runner = RolloutRunner(local, await self._tools(), self.judge, self.cfg.rollout_config(), self.cfg.reward)
+        runner = RolloutRunner(local, self._tools, self.judge, self.cfg.rollout_config(), self.cfg.reward)
         return await runner.groups(tasks, group_size)
 
     async def collect(self, local) -> tuple[list[Group], list[Group], dict[str, float]]:
@@ -529,8 +537,15 @@ class RLTrainer:
                                self.stream.cursor, self.cfg.keep_checkpoints)
 
     async def aclose(self) -> None:
-        if self._own_toolbox and self._toolbox is not None:
-            await self._toolbox.aclose()
+        for toolbox in self._toolboxes.values():
+            await toolbox.aclose()
+        self._toolboxes.clear()
+
+
+def _default_toolbox(world: str | None):
+    from webagent.tools.toolbox import Toolbox, WebConfig
+
+    return Toolbox(WebConfig(web="offline", world=world))
 
 
 def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, toolbox=None):

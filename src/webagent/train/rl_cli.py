@@ -44,7 +44,8 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-gen-rounds", type=int, default=10, help="DAPO: most rollout rounds per update")
     p.add_argument("--concurrency", type=int, default=64, help="episodes in flight (batched generation)")
     p.add_argument("--prompt-file", metavar="TOML", help="ReAct prompt file the policy was fine-tuned with")
-    p.add_argument("--world", metavar="DIR", help="offline world for the tools (default: the default world)")
+    p.add_argument("--world", metavar="DIR", help="offline world for the tools of tasks that name none in their "
+                                                  "'world' field (default: the default world)")
     p.add_argument("--seed", type=int, default=0, help="seed of data order and sampling")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     p.add_argument("--save-every", type=int, default=10, help="checkpoint every N updates")
@@ -56,22 +57,33 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def cmd_rl(args: argparse.Namespace) -> int:
+    from webagent.checkpoints import load_runtime
     from webagent.train.reward import RewardConfig
     from webagent.train.rl import RLConfig, train_rl
 
+    # A policy trained by the pipeline rolls out in the runtime it learnt (prompt, search hits,
+    # evidence budget, caps, grounding) unless an option here says otherwise.
+    runtime, toolbox, rt = load_runtime(args.policy), None, {}
+    if runtime is not None:
+        from webagent.tools.toolbox import WebConfig
+
+        rt = dict(max_tokens=runtime.max_tokens, max_llm_calls=runtime.max_llm_calls, prompt_file=runtime.prompt_path(),
+                  max_observation_chars=runtime.max_observation_chars, grounding=runtime.grounding)
+        toolbox = lambda world: runtime.toolbox(WebConfig(web="offline", world=world))  # noqa: E731
+    given = dict(max_tokens=args.max_tokens, max_llm_calls=args.max_llm_calls, prompt_file=args.prompt_file,
+                 grounding=args.grounding)
     cfg = RLConfig(
         out_dir=args.out, policy=args.policy, tasks=args.tasks, tokenizer=args.tokenizer, preset=args.preset,
         algorithm=args.algorithm, group_size=args.group_size, batch_size=args.batch_size,
         mini_batch_size=args.mini_batch_size, micro_batch_size=args.micro_batch_size, lr=args.lr, steps=args.steps,
-        max_tokens=args.max_tokens, max_llm_calls=args.max_llm_calls, temperature=args.temperature,
-        grounding=args.grounding, eps_low=args.eps_low, eps_high=args.eps_high, kl_coef=args.kl_coef,
+        temperature=args.temperature, eps_low=args.eps_low, eps_high=args.eps_high, kl_coef=args.kl_coef,
         reward=RewardConfig(answer_only=args.answer_only, overlong_buffer=args.overlong_buffer,
                             overlong_max=args.overlong_max),
         prefilter=False if args.no_prefilter else None, drop_all_wrong=args.drop_all_wrong,
-        max_gen_rounds=args.max_gen_rounds, concurrency=args.concurrency, prompt_file=args.prompt_file,
-        world=args.world, seed=args.seed, device=args.device, save_every=args.save_every,
+        max_gen_rounds=args.max_gen_rounds, concurrency=args.concurrency,
+        **{**rt, **{k: v for k, v in given.items() if v is not None}}, world=args.world, seed=args.seed, device=args.device, save_every=args.save_every,
         resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet,
     )
-    res = train_rl(cfg)
+    res = train_rl(cfg, toolbox=toolbox)
     print(json.dumps({"out_dir": res.out_dir, "steps": res.steps, "prefilter": res.prefilter, "last": res.last}, indent=2))
     return 0

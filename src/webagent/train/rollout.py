@@ -19,7 +19,7 @@ its turns with ``<|im_end|>`` in canonical tokens, the one row is the mask contr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,14 +130,16 @@ class RolloutConfig:
 class RolloutRunner:
     """Runs groups of episodes of a policy on a toolbox and scores them."""
 
-    def __init__(self, model: Any, tools: Sequence[Any], judge: Any, config: RolloutConfig | None = None,
-                 reward: RewardConfig | None = None):
-        self.model, self.tools, self.judge = model, list(tools), judge
+    def __init__(self, model: Any, tools: Sequence[Any] | Callable[[dict[str, Any]], Sequence[Any]], judge: Any,
+                 config: RolloutConfig | None = None, reward: RewardConfig | None = None):
+        """``tools``: the tools of every episode, or a function giving a task's own (each task on
+        its own world)."""
+        self.model, self.judge = model, judge
+        self.tools_for = tools if callable(tools) else (lambda task, tools=list(tools): tools)
         self.config = config or RolloutConfig()
         self.reward = reward or RewardConfig()
-        self.tool_names = {t.name for t in self.tools}
 
-    def _agent(self, recorder: RecordingModel):
+    def _agent(self, recorder: RecordingModel, tools: Sequence[Any]):
         from webagent.agents.react import ReactAgent, ReactConfig
 
         cfg = self.config
@@ -151,14 +153,16 @@ class RolloutRunner:
         counter = None
         if hasattr(self.model, "prompt_ids"):  # count with the policy's own tokenizer, not an estimate
             counter = lambda messages: len(self.model.prompt_ids(messages))  # noqa: E731
-        return ReactAgent(recorder, self.tools, rc, policy="rl-policy", token_counter=counter)
+        return ReactAgent(recorder, tools, rc, policy="rl-policy", token_counter=counter)
 
     async def episode(self, task: dict[str, Any]) -> Rollout:
         recorder = RecordingModel(self.model)
-        traj = await self._agent(recorder).run(task["question"], task_id=str(task.get("id", "")), gold=task.get("answer"))
+        tools = list(self.tools_for(task))
+        traj = await self._agent(recorder, tools).run(task["question"], task_id=str(task.get("id", "")), gold=task.get("answer"))
         rows = build_rows(recorder.calls)
         generated = sum(len(c.token_ids or []) for c in recorder.calls)
-        parts = await score(traj, task, self.judge, self.reward, tool_names=self.tool_names, generated_tokens=generated)
+        parts = await score(traj, task, self.judge, self.reward, tool_names={t.name for t in tools},
+                            generated_tokens=generated)
         return Rollout(task, traj, rows, parts)
 
     async def groups(self, tasks: Sequence[dict[str, Any]], group_size: int | None = None,
