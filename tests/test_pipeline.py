@@ -65,6 +65,26 @@ def test_config_refuses_training_on_the_eval_seed():
         make_config("tiny", "/tmp/x", sft_stepz=3)
 
 
+@pytest.mark.timeout(120)
+def test_rl_worlds_give_the_rl_pool(tmp_path):
+    out = tmp_path / "rl-worlds"
+    run_pipeline(make_config("tiny", str(out), progress=False, rl_seeds=(13,), rl_questions=3), stages=("worlds", "qa"))
+    rl = [json.loads(line) for line in (out / "qa" / "rl_tasks.jsonl").read_text().splitlines()]
+    sft = [json.loads(line) for line in (out / "qa" / "sft_tasks.jsonl").read_text().splitlines()]
+    assert len(rl) == 3 and all(t["world"] == str(out / "worlds" / "rl-13") and t["id"].startswith("r13-") for t in rl)
+    assert (out / "worlds" / "rl-13" / "manifest.json").is_file()
+    from webagent.eval.suites import build_suite
+    from webagent.world.store import WorldStore
+
+    store = WorldStore(out / "worlds" / "train-11")
+    try:  # the train world keeps all its questions: none is held out for RL
+        assert len(sft) == len(build_suite(store, "webwalker", seed=11, split="all", pool=40))
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="RL seeds \\[12\\]"):
+        make_config("tiny", str(tmp_path / "x"), rl_seeds=(12,)).validate()
+
+
 def test_runtime_round_trip_and_errors(tmp_path):
     rt = AgentRuntime(prompt_file="react_compact.toml", search_k=3, evidence_chars=400)
     rt.save(tmp_path)

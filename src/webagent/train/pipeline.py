@@ -75,7 +75,10 @@ class PipelineConfig:
     eval_world_size: int = 12
     qa_per_world: int = 80
     rl_questions: int = 48
-    """Questions of the first train world kept out of SFT for RL."""
+    """Questions of the first train world kept out of SFT for RL (with ``rl_seeds``: of each RL world)."""
+    rl_seeds: tuple[int, ...] = ()
+    """Worlds built for RL only: their questions form the RL pool, each rolled out on its own world,
+    and no train world's questions are held out. Empty: the first train world's share."""
     eval_questions: int = 60
     runtime: AgentRuntime = field(default_factory=compact_runtime)
     oracle_p_wrong_page: float = 0.0
@@ -117,6 +120,9 @@ class PipelineConfig:
             raise ValueError(f"the evaluation seed {self.eval_seed} is also a train seed: held-out means never trained on")
         if not self.train_seeds:
             raise ValueError("give at least one train seed")
+        if set(self.rl_seeds) & {*self.train_seeds, self.eval_seed}:
+            raise ValueError(f"RL seeds {sorted(set(self.rl_seeds) & {*self.train_seeds, self.eval_seed})} are also "
+                             "train or evaluation seeds: RL worlds are built for RL only")
         bad = [a for a in self.rl_algorithms if a not in ("dapo", "dupo")]
         if bad:
             raise ValueError(f"unknown RL algorithm(s) {bad}: use dapo and/or dupo")
@@ -188,6 +194,9 @@ class Run:
     def train_world(self, seed: int) -> Path:
         return self.path("worlds", f"train-{seed}")
 
+    def rl_world(self, seed: int) -> Path:
+        return self.path("worlds", f"rl-{seed}")
+
     def eval_world(self) -> Path:
         return self.path("worlds", f"eval-{self.cfg.eval_seed}")
 
@@ -219,12 +228,13 @@ def stage_worlds(run: Run) -> dict[str, Any]:
 
     cfg, built = run.cfg, []
     todo = [*((s, run.train_world(s), cfg.world_size) for s in cfg.train_seeds),
+            *((s, run.rl_world(s), cfg.world_size) for s in cfg.rl_seeds),
             (cfg.eval_seed, run.eval_world(), cfg.eval_world_size)]
     for seed, path, size in tqdm(todo, desc="worlds", unit="world", disable=not cfg.progress):
         if not (path / "manifest.json").is_file():
             build_world(WorldConfig(seed=seed, size=size), path, progress=False)
         built.append(str(path))
-    return {"worlds": built, "train_seeds": list(cfg.train_seeds), "eval_seed": cfg.eval_seed}
+    return {"worlds": built, "train_seeds": list(cfg.train_seeds), "rl_seeds": list(cfg.rl_seeds), "eval_seed": cfg.eval_seed}
 
 
 def stage_qa(run: Run) -> dict[str, Any]:
@@ -243,9 +253,17 @@ def stage_qa(run: Run) -> dict[str, Any]:
         finally:
             store.close()
         ordered = _hash_order(with_world, f"rl:{seed}")
-        take = cfg.rl_questions if i == 0 else 0  # RL runs its tools on the first train world
+        take = cfg.rl_questions if i == 0 and not cfg.rl_seeds else 0  # RL runs its tools on the first train world
         rl += ordered[:take]
         sft += ordered[take:]
+    for seed in cfg.rl_seeds:  # each question names its world: RL rolls it out there
+        store = WorldStore(run.rl_world(seed))
+        try:
+            pool = build_suite(store, "webwalker", seed=seed, split="all", pool=cfg.qa_per_world)
+        finally:
+            store.close()
+        rl += [{**t, "id": f"r{seed}-{t['id']}", "world": str(run.rl_world(seed))}
+               for t in _hash_order(pool, f"rl:{seed}")[:cfg.rl_questions]]
     store = WorldStore(run.eval_world())
     try:
         pool = build_suite(store, "webwalker", seed=cfg.eval_seed, split="all", pool=max(4 * cfg.eval_questions, 200))
@@ -427,9 +445,10 @@ def _bf16(cfg: PipelineConfig) -> bool:
 
 
 def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
-    """RL from the SFT policy on the first train world with the model's runtime."""
+    """RL from the SFT policy with the model's runtime, on the first train world or on the RL
+    worlds (``rl_seeds``) its questions name."""
+    from webagent.tools.toolbox import WebConfig
     from webagent.train.rl import RLConfig, train_rl
-    from webagent.world.store import WorldStore
 
     cfg, rt = run.cfg, run.cfg.runtime
     out = run.path(f"rl-{algorithm}")
@@ -442,13 +461,7 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
                   max_observation_chars=rt.max_observation_chars, world=str(world_dir), seed=cfg.seed,
                   max_gen_rounds=cfg.rl_max_gen_rounds, grounding=rt.grounding,
                   device=cfg.device, save_every=max(1, cfg.rl_steps // 3), progress=cfg.progress)
-    store = WorldStore(world_dir)
-    toolbox = rt.toolbox(world=store)
-    try:
-        res = train_rl(rc, tasks, toolbox=toolbox)
-    finally:
-        asyncio.run(toolbox.aclose())
-        store.close()
+    res = train_rl(rc, tasks, toolbox=lambda world: rt.toolbox(WebConfig(web="offline", world=world)))
     rt.save(out)
     return asdict(res)
 
@@ -822,8 +835,11 @@ def render_card(card: dict[str, Any], results_md: str) -> str:
     rl = {a: (card["training"].get(f"rl-{a}") or {}) for a in ("dapo", "dupo")}
     total = sum((card.get("timings_s") or {}).values())
     earlier = sum((e.get(s) or {}).get("seconds") or 0 for e in card.get("lineage") or [] for s in ("copy", "sft"))
+    rl_seeds = p.get("rl_seeds") or []
+    rl_pool = (f"{p['rl_questions']} questions from each of {len(rl_seeds)} worlds built for RL only (seeds "
+               f"{_seeds(tuple(rl_seeds))})" if rl_seeds else "the first train world")
     if any(rl[a].get("steps") for a in rl):
-        rl_line = (f"- RL from the SFT policy on the first train world: {p['rl_steps']} updates per arm, G = {p['rl_group_size']},\n"
+        rl_line = (f"- RL from the SFT policy on {rl_pool}: {p['rl_steps']} updates per arm, G = {p['rl_group_size']},\n"
                    f"  batch {p['rl_batch_size']} questions, lr {p['rl_lr']}; DAPO: {rl['dapo'].get('steps', 'not run')} updates,\n"
                    f"  DUPO: {rl['dupo'].get('steps', 'not run')} updates (pre-filter: {rl['dupo'].get('prefilter')}).\n")
     else:
@@ -876,7 +892,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 - Worlds: train seeds {_seeds(tuple(p['train_seeds']))}, {p['world_size']} sites each; held-out
   evaluation world seed {p['eval_seed']} ({p.get('eval_world_size', p['world_size'])} sites), never used for training, tokenizer or RL.
 - Questions: WebWalkerQA-style (single/multi-source × easy/medium/hard), {p['qa_per_world']} per train world;
-  {p['rl_questions']} of the first world kept out of SFT for RL.
+  RL pool: {rl_pool if rl_seeds else f"{p['rl_questions']} questions of the first world, kept out of SFT"}.
 - Trajectories: the privileged oracle (it knows the evidence pages; labelled as such) sampled in the
   runtime above, one search per evidence page (`stepwise`), then validity/correctness/quality/dedup
   filters and a grounding filter that keeps
