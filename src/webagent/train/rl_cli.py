@@ -31,8 +31,9 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-llm-calls", type=int, help="model calls per episode")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     p.add_argument("--grounding", metavar="RULES",
-                   help="roll out with grounded decoding (e.g. all; see webagent run --help); the loss scores "
-                        "each token among those its step allowed, so training stays on-policy")
+                   help="roll out with grounded decoding (e.g. all or none; see webagent run --help; default: the "
+                        "policy's runtime setting); the loss scores each token among those its step allowed, so "
+                        "training stays on-policy")
     p.add_argument("--eps-low", type=float, default=0.2, help="lower clip (default 0.2)")
     p.add_argument("--eps-high", type=float, default=0.28, help="upper clip, clip-higher (default 0.28)")
     p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting policy (default 0: none)")
