@@ -80,6 +80,17 @@ class AgentRuntime:
         web = WebConfig(**{**vars(web), "k": self.search_k})
         return Toolbox(web, world=world, extractor=self.extractor())
 
+    def rollout_settings(self) -> dict[str, Any]:
+        """The settings an RL rollout takes from this runtime (``RLConfig`` fields)."""
+        return dict(max_tokens=self.max_tokens, max_llm_calls=self.max_llm_calls, prompt_file=self.prompt_path(),
+                    max_observation_chars=self.max_observation_chars, grounding=self.grounding)
+
+    def world_toolbox(self, world: str | os.PathLike | None):
+        """A toolbox of this runtime on the offline world at ``world`` (opened, and closed with it)."""
+        from webagent.tools.toolbox import WebConfig
+
+        return self.toolbox(WebConfig(web="offline", world=str(world) if world else None))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -109,6 +120,13 @@ def load_runtime(model_dir: str | os.PathLike | None) -> AgentRuntime | None:
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
     return AgentRuntime.from_dict(data)
+
+
+def runtime_grounding(model_dir: str | os.PathLike | None, agent: str = "react") -> str | None:
+    """The grounded decoding a trained model directory asks for in its runtime file, or None. Only
+    for the ReAct agent: the runtime (and the protocol the rules follow) is a ReAct runtime."""
+    runtime = load_runtime(model_dir) if agent == "react" else None
+    return runtime.grounding if runtime else None
 
 
 def checkpoint_dirs(name: str) -> list[Path]:

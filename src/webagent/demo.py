@@ -105,7 +105,7 @@ def best_policy():
     checkpoint trained from scratch (``checkpoints/nano``) when it is present, torch and
     transformers are installed and its card reports a held-out Pass@1 of at least
     :data:`MIN_HELD_OUT_PASS1` (or ``WEBAGENT_POLICY=nano``); else the rule-based baseline."""
-    from webagent.checkpoints import checkpoint_label, checkpoint_pass1, find_checkpoint, load_runtime
+    from webagent.checkpoints import checkpoint_label, checkpoint_pass1, find_checkpoint, runtime_grounding
 
     path = find_checkpoint("nano")
     good = path is not None and (checkpoint_pass1(path) or 0.0) >= MIN_HELD_OUT_PASS1
@@ -113,8 +113,7 @@ def best_policy():
         try:
             from webagent.llm.local import LocalConfig, LocalModel
 
-            runtime = load_runtime(path)
-            grounding = (runtime.grounding if runtime else None) or ()
+            grounding = runtime_grounding(path) or ()
             return LocalModel(LocalConfig(str(path), temperature=0.0, grounding=grounding)), checkpoint_label(path)
         except ImportError:
             pass  # the train extra is not installed

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.llm.factory import add_model_args, describe_model, model_from_args
+from webagent.llm.grounding import parse_grounding
 
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
@@ -58,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--agent walker needs --root-url")
     if args.llm == "local" and args.model == "default":
         raise ValueError("--llm local needs --model PATH (a Hugging Face model directory)")
-    if args.grounding not in (None, "none") and args.llm != "local":
+    if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
     traj = asyncio.run(_run(args))
     if args.json:
@@ -77,11 +78,10 @@ def _model(args: argparse.Namespace):
         from webagent.agents.walker_baseline import WalkerBaselinePolicy
 
         return WalkerBaselinePolicy() if args.agent == "walker" else BaselinePolicy()
-    if args.llm == "local" and args.agent == "react" and args.grounding is None:
-        from webagent.checkpoints import load_runtime
+    if args.llm == "local" and args.grounding is None:  # a trained model decodes as it was measured
+        from webagent.checkpoints import runtime_grounding
 
-        runtime = load_runtime(args.model)  # a trained model decodes as it was measured
-        args.grounding = runtime.grounding if runtime else None
+        args.grounding = runtime_grounding(args.model, args.agent)
     return model_from_args(args)
 
 

@@ -100,8 +100,12 @@ class EvalConfig:
     def resolved(self) -> EvalConfig:
         """This config with a trained ReAct model's own grounded decoding filled in (the
         ``grounding`` of its ``webagent_agent.json``) when none was asked for."""
-        runtime = _runtime(self) if self.agent == "react" and self.grounding is None else None
-        return replace(self, grounding=runtime.grounding) if runtime and runtime.grounding else self
+        if self.llm != "local" or self.grounding is not None:
+            return self
+        from webagent.checkpoints import runtime_grounding
+
+        grounding = runtime_grounding(self.model, self.agent)
+        return replace(self, grounding=grounding) if grounding else self
 
     def setting(self) -> str:
         return {"react": SEARCH_VISIT, "walker": ROOT_CLICK, "direct": "no tools"}[self.agent]
@@ -207,6 +211,13 @@ class _Episodes:
     def __init__(self, cfg: EvalConfig, bench: Benchmark, toolbox: Any, judge: Any,
                  models: Callable[[dict[str, Any], int], ChatModel], policy: str):
         self.cfg, self.bench, self.toolbox, self.judge, self.models, self.policy = cfg, bench, toolbox, judge, models, policy
+        from webagent.agents.react import ReactConfig
+
+        self.react_config = ReactConfig(max_llm_calls=cfg.max_llm_calls, temperature=cfg.temperature, top_p=cfg.top_p)
+        runtime = _runtime(cfg)
+        if runtime is not None:  # a trained model runs in the runtime it was trained with
+            self.react_config = runtime.react_config(max_llm_calls=min(cfg.max_llm_calls, runtime.max_llm_calls),
+                                                     temperature=cfg.temperature, top_p=cfg.top_p)
 
     def for_run(self, run: int):
         async def episode(task: dict[str, Any]) -> dict[str, Any]:
@@ -233,14 +244,9 @@ class _Episodes:
             agent = WalkerAgent(model, self.toolbox.click_tool, config=WalkerConfig(max_actions=cfg.max_actions),
                                 policy=self.policy)
             return await agent.run(task["question"], task["root_url"], task_id=tid, gold=task.get("answer"))
-        from webagent.agents.react import ReactAgent, ReactConfig
+        from webagent.agents.react import ReactAgent
 
-        rc = ReactConfig(max_llm_calls=cfg.max_llm_calls, temperature=cfg.temperature, top_p=cfg.top_p)
-        runtime = _runtime(cfg)
-        if runtime is not None:  # a trained model runs in the runtime it was trained with
-            rc = runtime.react_config(max_llm_calls=min(cfg.max_llm_calls, runtime.max_llm_calls),
-                                      temperature=cfg.temperature, top_p=cfg.top_p)
-        agent = ReactAgent(model, self.toolbox.react_tools, rc, policy=self.policy)
+        agent = ReactAgent(model, self.toolbox.react_tools, self.react_config, policy=self.policy)
         return await agent.run(task["question"], task_id=tid, gold=task.get("answer"))
 
 

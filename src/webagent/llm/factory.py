@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from webagent.llm.base import ChatModel
+from webagent.llm.grounding import parse_grounding
 
 MODEL_KINDS = ("openai", "local")
 
@@ -30,7 +31,7 @@ def make_model(
     directory run with transformers; ``model`` is its path). ``grounding`` (local only) names the
     values kept to the conversation's text (:mod:`webagent.llm.grounding`). ``extra`` goes to the
     backend config."""
-    if grounding not in (None, "none") and kind != "local":
+    if parse_grounding(grounding) and kind != "local":
         raise ValueError("grounded decoding needs the local backend (--llm local)")
     if kind == "openai":
         from webagent.llm.openai_compat import OpenAICompatModel, OpenAIConfig

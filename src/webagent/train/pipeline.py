@@ -447,7 +447,6 @@ def _bf16(cfg: PipelineConfig) -> bool:
 def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
     """RL from the SFT policy with the model's runtime, on the first train world or on the RL
     worlds (``rl_seeds``) its questions name."""
-    from webagent.tools.toolbox import WebConfig
     from webagent.train.rl import RLConfig, train_rl
 
     cfg, rt = run.cfg, run.cfg.runtime
@@ -457,11 +456,9 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
     rc = RLConfig(out_dir=str(out), policy=str(run.path("sft")), preset="nano" if cfg.model == "nano" else "micro",
                   algorithm=algorithm, group_size=cfg.rl_group_size, batch_size=cfg.rl_batch_size,
                   mini_batch_size=cfg.rl_mini_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
-                  max_tokens=rt.max_tokens, max_llm_calls=rt.max_llm_calls, prompt_file=rt.prompt_path(),
-                  max_observation_chars=rt.max_observation_chars, world=str(world_dir), seed=cfg.seed,
-                  max_gen_rounds=cfg.rl_max_gen_rounds, grounding=rt.grounding,
+                  **rt.rollout_settings(), world=str(world_dir), seed=cfg.seed, max_gen_rounds=cfg.rl_max_gen_rounds,
                   device=cfg.device, save_every=max(1, cfg.rl_steps // 3), progress=cfg.progress)
-    res = train_rl(rc, tasks, toolbox=lambda world: rt.toolbox(WebConfig(web="offline", world=world)))
+    res = train_rl(rc, tasks, toolbox=rt.world_toolbox)
     rt.save(out)
     return asdict(res)
 

@@ -64,13 +64,8 @@ def cmd_rl(args: argparse.Namespace) -> int:
 
     # A policy trained by the pipeline rolls out in the runtime it learnt (prompt, search hits,
     # evidence budget, caps, grounding) unless an option here says otherwise.
-    runtime, toolbox, rt = load_runtime(args.policy), None, {}
-    if runtime is not None:
-        from webagent.tools.toolbox import WebConfig
-
-        rt = dict(max_tokens=runtime.max_tokens, max_llm_calls=runtime.max_llm_calls, prompt_file=runtime.prompt_path(),
-                  max_observation_chars=runtime.max_observation_chars, grounding=runtime.grounding)
-        toolbox = lambda world: runtime.toolbox(WebConfig(web="offline", world=world))  # noqa: E731
+    runtime = load_runtime(args.policy)
+    rt = runtime.rollout_settings() if runtime else {}
     given = dict(max_tokens=args.max_tokens, max_llm_calls=args.max_llm_calls, prompt_file=args.prompt_file,
                  grounding=args.grounding)
     cfg = RLConfig(
@@ -85,6 +80,6 @@ def cmd_rl(args: argparse.Namespace) -> int:
         **{**rt, **{k: v for k, v in given.items() if v is not None}}, world=args.world, seed=args.seed, device=args.device, save_every=args.save_every,
         resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet,
     )
-    res = train_rl(cfg, toolbox=toolbox)
+    res = train_rl(cfg, toolbox=runtime.world_toolbox if runtime else None)
     print(json.dumps({"out_dir": res.out_dir, "steps": res.steps, "prefilter": res.prefilter, "last": res.last}, indent=2))
     return 0

@@ -190,7 +190,7 @@ def _baseline(req: LiveRequest) -> Any:
 def _local(req: LiveRequest) -> Any:
     """A Hugging Face model directory on this machine, run in its own runtime when it has one
     (``webagent_agent.json``: the prompt, search hits and evidence budget it was trained with)."""
-    from webagent.checkpoints import find_checkpoint, load_runtime
+    from webagent.checkpoints import find_checkpoint, load_runtime, runtime_grounding
     from webagent.llm.factory import make_model
 
     path = req.model or str(find_checkpoint("nano") or "")
@@ -199,8 +199,7 @@ def _local(req: LiveRequest) -> Any:
     if not Path(path).is_dir():
         raise ValueError(f"no model directory at {path}")
     runtime = load_runtime(path)
-    grounding = runtime.grounding if runtime and req.agent == "react" else None  # as it was measured
-    model = make_model("local", path, grounding=grounding)
+    model = make_model("local", path, grounding=runtime_grounding(path, req.agent))  # as it was measured
     model.runtime = runtime  # read by run_agent
     return model
 
