@@ -166,10 +166,12 @@ def test_rollout_rows_follow_the_mask_contract(setup, world, tmp_path):
     assert single > 0
 
 
-def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path):
-    res = prefilter_tasks(_cfg(setup, tmp_path / "pf", group_size=4), setup["tasks"])
+def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
+    res = prefilter_tasks(_cfg(setup, tmp_path / "pf", group_size=4, progress=True), setup["tasks"])
     assert sorted(t["id"] for t in res.kept + res.all_correct) == ["t0", "t1"]
     assert all(t in res.kept for t in res.all_wrong)  # flagged, kept without drop_all_wrong
+    bar = capsys.readouterr().err  # its progress: every episode counted, with the share solved
+    assert "pre-filter" in bar and "8/8" in bar and "correct" in bar
 
     whole = train_rl(_cfg(setup, tmp_path / "whole"), setup["tasks"])
     part = _cfg(setup, tmp_path / "part", halt_after=1)

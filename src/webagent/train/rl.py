@@ -488,9 +488,10 @@ class RLTrainer:
             self._toolboxes[world] = self._open_toolbox(world)
         return self._toolboxes[world].react_tools
 
-    async def rollout_groups(self, tasks: list[dict[str, Any]], local, group_size: int | None = None) -> list[Group]:
+    async def rollout_groups(self, tasks: list[dict[str, Any]], local, group_size: int | None = None,
+                             on_done=None) -> list[Group]:
         runner = RolloutRunner(local, self._tools, self.judge, self.cfg.rollout_config(), self.cfg.reward)
-        return await runner.groups(tasks, group_size)
+        return await runner.groups(tasks, group_size, on_done)
 
     async def collect(self, local) -> tuple[list[Group], list[Group], dict[str, float]]:
         """The step's training batch, every group generated for it, and sampling figures."""
@@ -552,14 +553,28 @@ def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, t
     """DUPO's pre-RL filter with the starting policy (see :func:`webagent.train.grpo.prefilter`)."""
     cfg = cfg.resolved()
 
+    from tqdm.auto import tqdm
+
+    # G rollouts of every question: on a large pool the longest wait of a run, so it shows progress.
+    bar = tqdm(total=len(tasks) * cfg.group_size, desc="pre-filter", unit="ep", disable=not cfg.progress,
+               dynamic_ncols=True)
+    correct = 0
+
+    def done(rollout) -> None:
+        nonlocal correct
+        correct += bool(rollout.reward.correct)
+        bar.update()
+        bar.set_postfix_str(f"correct {correct / bar.n:.1%}")
+
     async def go():
         trainer = RLTrainer(cfg, tasks, judge, toolbox=toolbox)
         local = _local(trainer.model, trainer.tokenizer, cfg, trainer.device, -1)
         try:
-            groups = await trainer.rollout_groups(tasks, local)
+            groups = await trainer.rollout_groups(tasks, local, on_done=done)
         finally:
             await local.aclose()
             await trainer.aclose()
+            bar.close()
         return prefilter(groups, drop_all_wrong=cfg.drop_all_wrong)
 
     return asyncio.run(go())
