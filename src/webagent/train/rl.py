@@ -558,13 +558,13 @@ def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, t
     # G rollouts of every question: on a large pool the longest wait of a run, so it shows progress.
     bar = tqdm(total=len(tasks) * cfg.group_size, desc="pre-filter", unit="ep", disable=not cfg.progress,
                dynamic_ncols=True)
-    correct = 0
+    seen = correct = 0  # counted here: a disabled bar counts nothing
 
     def done(rollout) -> None:
-        nonlocal correct
-        correct += bool(rollout.reward.correct)
+        nonlocal seen, correct
+        seen, correct = seen + 1, correct + bool(rollout.reward.correct)
         bar.update()
-        bar.set_postfix_str(f"correct {correct / bar.n:.1%}")
+        bar.set_postfix_str(f"correct {correct / seen:.1%}")
 
     async def go():
         trainer = RLTrainer(cfg, tasks, judge, toolbox=toolbox)
