@@ -65,6 +65,13 @@ def test_config_refuses_training_on_the_eval_seed():
         make_config("tiny", "/tmp/x", sft_stepz=3)
 
 
+def test_sft_lr_follows_the_model_unless_given():
+    assert make_config("nano-copy", "/tmp/x").sft_lr == 3e-3
+    assert make_config("nano-copy", "/tmp/x", model="micro").sft_lr == 1e-3  # not nano's rate for a bigger model
+    assert make_config("nano", "/tmp/x", model="/models/qwen").sft_lr == 5e-6  # WebSailor's RFT rate
+    assert make_config("nano", "/tmp/x", model="micro", sft_lr=2e-3).sft_lr == 2e-3
+
+
 @pytest.mark.timeout(120)
 def test_rl_worlds_give_the_rl_pool(tmp_path):
     out = tmp_path / "rl-worlds"

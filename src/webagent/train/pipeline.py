@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.checkpoints import AgentRuntime
+from webagent.train.models import train_defaults
 
 STAGES = ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dapo", "rl-dupo", "eval", "report")
 ARMS = ("direct", "sft", "sft+dapo", "sft+dupo")
@@ -93,7 +94,9 @@ class PipelineConfig:
     sft_max_steps: int | None = 450
     sft_batch_size: int = 8
     sft_micro_batch_size: int = 8
-    sft_lr: float = 3e-3
+    sft_lr: float | None = None
+    """Peak SFT learning rate (cosine to a tenth); None: the model's default (nano 3e-3, micro 1e-3,
+    small 6e-4; a model directory 5e-6, WebSailor's RFT), as ``webagent train sft`` uses."""
     sft_warmup: int = 15
     sft_copy_rows: int = 0
     """Drill rows (of 512 tokens) mixed into every SFT step, at weight ``sft_copy_weight``."""
@@ -114,6 +117,10 @@ class PipelineConfig:
     """bf16 autocast in SFT; default: on for CUDA and for CPUs with native bf16 (about 2x faster)."""
     seed: int = 0
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sft_lr is None:
+            self.sft_lr = train_defaults(self.model)["lr"]
 
     def validate(self) -> None:
         if self.eval_seed in self.train_seeds:

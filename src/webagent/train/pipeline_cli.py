@@ -36,6 +36,8 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--eval-runs", type=int, help="runs per held-out question (Pass@k uses k = runs)")
     p.add_argument("--copy-steps", type=int, help="most steps of the copy warm-up (0: none; nano-copy: 6000)")
     p.add_argument("--sft-steps", type=int, help="SFT optimizer steps")
+    p.add_argument("--sft-lr", type=float, help="peak SFT learning rate (default: the model's: nano 3e-3, "
+                   "micro 1e-3, small 6e-4, a model directory 5e-6)")
     p.add_argument("--rl-steps", type=int, help="RL updates per arm")
     p.add_argument("--rl-seeds", help="comma-separated seeds of worlds built for RL only: their questions form the "
                                       "RL pool (default: questions of the first train world)")
@@ -70,7 +72,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         base.pop(key, None)
     cli = dict(device=args.device, model=args.model, train_seeds=ints(args.train_seeds),
                eval_seed=args.eval_seed, qa_per_world=args.qa_per_world, eval_questions=args.eval_questions,
-               rl_seeds=ints(args.rl_seeds), eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, rl_steps=args.rl_steps,
+               rl_seeds=ints(args.rl_seeds), eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, sft_lr=args.sft_lr, rl_steps=args.rl_steps,
                rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None)
     cfg = make_config(preset, args.out, progress=not args.quiet,
                       **{**base, **{k: v for k, v in cli.items() if v is not None}})
