@@ -12,6 +12,7 @@ from webagent.checkpoints import RUNTIME_FILE, AgentRuntime, find_checkpoint, lo
 from webagent.train.pipeline import (
     ARMS,
     STAGES,
+    _questions,
     _stratified,
     grounding_problem,
     make_config,
@@ -80,14 +81,8 @@ def test_rl_worlds_give_the_rl_pool(tmp_path):
     sft = [json.loads(line) for line in (out / "qa" / "sft_tasks.jsonl").read_text().splitlines()]
     assert len(rl) == 3 and all(t["world"] == str(out / "worlds" / "rl-13") and t["id"].startswith("r13-") for t in rl)
     assert (out / "worlds" / "rl-13" / "manifest.json").is_file()
-    from webagent.eval.suites import build_suite
-    from webagent.world.store import WorldStore
-
-    store = WorldStore(out / "worlds" / "train-11")
-    try:  # the train world keeps all its questions: none is held out for RL
-        assert len(sft) == len(build_suite(store, "webwalker", seed=11, split="all", pool=40))
-    finally:
-        store.close()
+    # the train world keeps all its questions: none is held out for RL
+    assert len(sft) == len(_questions(out / "worlds" / "train-11", 11, 40)) > 0
     with pytest.raises(ValueError, match="RL seeds \\[12\\]"):
         make_config("tiny", str(tmp_path / "x"), rl_seeds=(12,)).validate()
 

@@ -209,12 +209,11 @@ class _Episodes:
     """Builds the episode function of one run: agent + policy + judge → one result record."""
 
     def __init__(self, cfg: EvalConfig, bench: Benchmark, toolbox: Any, judge: Any,
-                 models: Callable[[dict[str, Any], int], ChatModel], policy: str):
+                 models: Callable[[dict[str, Any], int], ChatModel], policy: str, runtime: Any = None):
         self.cfg, self.bench, self.toolbox, self.judge, self.models, self.policy = cfg, bench, toolbox, judge, models, policy
         from webagent.agents.react import ReactConfig
 
         self.react_config = ReactConfig(max_llm_calls=cfg.max_llm_calls, temperature=cfg.temperature, top_p=cfg.top_p)
-        runtime = _runtime(cfg)
         if runtime is not None:  # a trained model runs in the runtime it was trained with
             self.react_config = runtime.react_config(max_llm_calls=min(cfg.max_llm_calls, runtime.max_llm_calls),
                                                      temperature=cfg.temperature, top_p=cfg.top_p)
@@ -310,7 +309,7 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
     runtime = _runtime(cfg)
     web = WebConfig(web=cfg.web, world=cfg.world)
     async with (runtime.toolbox(web, world=world) if runtime else Toolbox(web, world=world)) as toolbox:
-        episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label)
+        episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label, runtime)
         # All runs go at once, sharing the concurrency, so the pool stays full to the end.
         per_run = max(1, cfg.concurrency // cfg.runs)
         summaries = await asyncio.gather(*(run_tasks(bench.tasks, episodes.for_run(r), p, concurrency=per_run, on_result=seen)

@@ -246,41 +246,37 @@ def stage_worlds(run: Run) -> dict[str, Any]:
 
 def stage_qa(run: Run) -> dict[str, Any]:
     """Questions: SFT and RL shares of the train worlds, held-out questions of the eval world."""
-    from webagent.eval.suites import build_suite
-    from webagent.world.store import WorldStore
-
     cfg = run.cfg
     sft, rl = [], []
     for i, seed in enumerate(cfg.train_seeds):
-        with_world = []
-        store = WorldStore(run.train_world(seed))
-        try:
-            for t in build_suite(store, "webwalker", seed=seed, split="all", pool=cfg.qa_per_world):
-                with_world.append({**t, "id": f"w{seed}-{t['id']}", "train_seed": seed})
-        finally:
-            store.close()
-        ordered = _hash_order(with_world, f"rl:{seed}")
+        pool = [{**t, "id": f"w{seed}-{t['id']}", "train_seed": seed}
+                for t in _questions(run.train_world(seed), seed, cfg.qa_per_world)]
+        ordered = _hash_order(pool, f"rl:{seed}")
         take = cfg.rl_questions if i == 0 and not cfg.rl_seeds else 0  # RL runs its tools on the first train world
         rl += ordered[:take]
         sft += ordered[take:]
     for seed in cfg.rl_seeds:  # each question names its world: RL rolls it out there
-        store = WorldStore(run.rl_world(seed))
-        try:
-            pool = build_suite(store, "webwalker", seed=seed, split="all", pool=cfg.qa_per_world)
-        finally:
-            store.close()
+        pool = _questions(run.rl_world(seed), seed, cfg.qa_per_world)
         rl += [{**t, "id": f"r{seed}-{t['id']}", "world": str(run.rl_world(seed))}
                for t in _hash_order(pool, f"rl:{seed}")[:cfg.rl_questions]]
-    store = WorldStore(run.eval_world())
-    try:
-        pool = build_suite(store, "webwalker", seed=cfg.eval_seed, split="all", pool=max(4 * cfg.eval_questions, 200))
-    finally:
-        store.close()
+    pool = _questions(run.eval_world(), cfg.eval_seed, max(4 * cfg.eval_questions, 200))
     held_out = _stratified(pool, cfg.eval_questions, str(cfg.eval_seed))
     for name, rows in (("sft_tasks", sft), ("rl_tasks", rl), ("eval", held_out)):
         _write_jsonl(run.path("qa", f"{name}.jsonl"), rows)
     return {"sft_tasks": len(sft), "rl_tasks": len(rl), "eval": len(held_out),
             "eval_cells": _cells(held_out)}
+
+
+def _questions(world: Path, seed: int, pool: int) -> list[dict[str, Any]]:
+    """A pool of WebWalkerQA-style questions synthesised on one world."""
+    from webagent.eval.suites import build_suite
+    from webagent.world.store import WorldStore
+
+    store = WorldStore(world)
+    try:
+        return build_suite(store, "webwalker", seed=seed, split="all", pool=pool)
+    finally:
+        store.close()
 
 
 def _cell(t: dict[str, Any]) -> str:

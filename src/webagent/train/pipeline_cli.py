@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -52,7 +53,7 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _settings(path: str) -> dict[str, Any]:
     """The pipeline settings of a JSON file (a run's ``pipeline_config.json`` or a hand-written one)."""
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
