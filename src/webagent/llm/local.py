@@ -49,7 +49,8 @@ class LocalConfig:
     """Which model to load and how to sample from it."""
 
     path: str
-    """A Hugging Face model directory (or hub id, when the hub is reachable)."""
+    """A Hugging Face model directory, an adapter directory (merged into its base), a package model
+    name (``smollm2-135m``, :mod:`webagent.train.base_models`) or a hub id when the hub is reachable."""
     device: str | None = None
     """``None``: ``cuda`` when available, else ``cpu``."""
     dtype: str | None = None
@@ -104,17 +105,19 @@ class LocalModel:
     def __init__(self, config: LocalConfig | str, *, model: Any = None, tokenizer: Any = None):
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoTokenizer
+
+            from webagent.train.base_models import load_causal_lm, tokenizer_dir
         except ImportError as e:  # pragma: no cover - depends on the install
             raise ImportError("the local backend needs torch and transformers: pip install 'webagent[train]'") from e
         self.config = cfg = LocalConfig(config) if isinstance(config, str) else config
         self.name = Path(cfg.path).name or cfg.path
         self.device, self.dtype = pick_device_dtype(cfg.device, cfg.dtype)
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.path, trust_remote_code=cfg.trust_remote_code)
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(tokenizer_dir(cfg.path)),
+                                                                    trust_remote_code=cfg.trust_remote_code)
         if getattr(self.tokenizer, "chat_template", None) is None:
             raise ValueError(f"{cfg.path}: the tokenizer has no chat template; the protocol needs one")
-        self.model = model or AutoModelForCausalLM.from_pretrained(
-            cfg.path, dtype=self.dtype, trust_remote_code=cfg.trust_remote_code)
+        self.model = model or load_causal_lm(cfg.path, dtype=self.dtype, trust_remote_code=cfg.trust_remote_code)
         self.model.to(self.device).eval()
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         fields = parse_grounding(cfg.grounding)

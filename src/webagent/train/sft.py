@@ -90,6 +90,19 @@ class SFTConfig:
     step on every process, so that the circuit of a copy warm-up survives SFT."""
     copy_weight: float = 0.3
     """Weight of the drill's token-mean loss next to the chats' loss."""
+    pack: bool = True
+    """Pack several chats into each row of ``seq_len`` (False: one chat per row, trimmed to its
+    length; cheaper on a CPU, where attention always spans the whole row)."""
+    lora_r: int = 0
+    """LoRA rank (0: full fine-tuning). With LoRA only the adapters train; ``out_dir`` gets the
+    merged model (what later stages load) and ``out_dir/adapter`` the adapter alone (what ships)."""
+    lora_alpha: int | None = None
+    """LoRA scale numerator (None: 2 x rank)."""
+    lora_top_layers: int | None = None
+    """Adapters only in the top N transformer layers (None: all). The layers below then need no
+    backward pass at all (nothing under them trains), which on a CPU saves about a third of a step."""
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    """Modules that get adapters (Llama/Qwen2 names: every attention and MLP projection)."""
 
     def resolved(self) -> SFTConfig:
         """A copy with every ``None`` filled from the preset (or WebSailor's RFT) defaults."""
@@ -100,6 +113,7 @@ class SFTConfig:
             if d.get(k) is None:
                 d[k] = v
         d["betas"] = tuple(d["betas"])
+        d["lora_targets"] = tuple(d["lora_targets"])
         return SFTConfig(**d)
 
 
@@ -189,6 +203,23 @@ def _loss_module():
             return F.cross_entropy(logits, labels[keep], reduction="sum")
 
     return MaskedLMLoss
+
+
+def add_lora(lm, cfg: SFTConfig):
+    """Wrap ``lm`` with trainable LoRA adapters (the base weights freeze). The adapter names its
+    base as given (``smollm2-135m``, not the cache path), so a shipped adapter finds it anywhere."""
+    from peft import LoraConfig, get_peft_model
+
+    layers = None
+    if cfg.lora_top_layers:
+        n = lm.config.num_hidden_layers
+        layers = list(range(max(0, n - cfg.lora_top_layers), n))
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha or 2 * cfg.lora_r, lora_dropout=0.0,
+                      target_modules=list(cfg.lora_targets), layers_to_transform=layers, bias="none",
+                      task_type="CAUSAL_LM")
+    model = get_peft_model(lm, lora)
+    model.peft_config["default"].base_model_name_or_path = str(cfg.model)
+    return model
 
 
 def make_optimizer(model, cfg: SFTConfig, device):
@@ -301,8 +332,15 @@ def load_checkpoint(path: Path, model, optimizer) -> int:
     import torch
     from transformers import AutoModelForCausalLM
 
-    saved = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    model.load_state_dict(saved.state_dict())
+    from webagent.train.base_models import is_adapter_dir
+
+    if is_adapter_dir(path):  # a LoRA run: its checkpoints hold the adapter only
+        from peft import load_peft_weights, set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, load_peft_weights(str(path)))
+    else:
+        saved = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model.load_state_dict(saved.state_dict())
     state = torch.load(path / "trainer_state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
     _set_rng_state(state["rng"])
@@ -325,8 +363,8 @@ def prepare_data(cfg: SFTConfig, tokenizer, records=None) -> tuple[PackedRows, P
     if cfg.objective == "lm":  # language-model pretraining on whole chats: every token is a target
         examples = [Encoded(e.input_ids, [1] * len(e.input_ids), e.turn_starts) for e in examples]
     train_ex, eval_ex = split_eval(examples, cfg.eval_fraction, cfg.seed)
-    train_rows = pack(train_ex, cfg.seq_len, tokenizer.pad_token_id, stats)
-    eval_rows = pack(eval_ex, cfg.seq_len, tokenizer.pad_token_id) if eval_ex else None
+    train_rows = pack(train_ex, cfg.seq_len, tokenizer.pad_token_id, stats, one_per_row=not cfg.pack)
+    eval_rows = pack(eval_ex, cfg.seq_len, tokenizer.pad_token_id, one_per_row=not cfg.pack) if eval_ex else None
     return train_rows, eval_rows, stats
 
 
@@ -420,6 +458,9 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
             _barrier(d)
     bar.close()
     if d.main and end == total:
+        if cfg.lora_r:
+            lm.save_pretrained(out_dir / "adapter", safe_serialization=True)
+            lm = lm.merge_and_unload()
         lm.save_pretrained(out_dir, safe_serialization=True)
         tokenizer.save_pretrained(out_dir)
     _barrier(d)
@@ -434,6 +475,8 @@ def _build(cfg: SFTConfig, d: Dist, device, tokenizer):
     import torch
 
     lm = build_model(cfg.model, tokenizer, seed=cfg.seed, dtype=torch.float32, **cfg.model_overrides).to(device)
+    if cfg.lora_r:
+        lm = add_lora(lm, cfg)
     optimizer = make_optimizer(lm, cfg, device)
     start = 0
     ckpt = latest_checkpoint(Path(cfg.out_dir)) if cfg.resume else None

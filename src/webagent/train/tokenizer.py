@@ -147,10 +147,13 @@ def train_world_tokenizer(world, config: TokenizerConfig | None = None):
 
 
 def load_tokenizer(path: str | Path):
-    """Load any tokenizer directory (ours or a Hugging Face model's) with ``AutoTokenizer``."""
+    """Load any tokenizer directory (ours or a Hugging Face model's) with ``AutoTokenizer``; a
+    package model name or an adapter directory gives its base model's tokenizer."""
     from transformers import AutoTokenizer
 
-    path = Path(path)
+    from webagent.train.base_models import tokenizer_dir
+
+    path = tokenizer_dir(path)
     if not path.exists():
         raise FileNotFoundError(f"tokenizer directory not found: {path}")
     tok = AutoTokenizer.from_pretrained(str(path))
