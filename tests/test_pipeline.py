@@ -103,6 +103,16 @@ def test_runtime_round_trip_and_errors(tmp_path):
 
 # --- end to end ----------------------------------------------------------------------------------
 
+def test_results_title_names_a_model_directory_without_the_machines_path():
+    from webagent.train.pipeline import render_results
+
+    cfg = make_config("nano", "x", model="/tmp/pl/x4/sft")
+    table = {"columns": [], "rows": {}, "rl_gain_harder_points": {}}
+    title = render_results(table, cfg, {}).splitlines()[0]
+    assert title == "# Pipeline results (nano: model sft (model directory))" and "/tmp" not in title
+    assert render_results(table, make_config("nano", "x"), {}).startswith("# Pipeline results (nano: model nano)")
+
+
 def test_presets_plan_their_stages():
     nano, copy = make_config("nano", "x"), make_config("nano-copy", "x", rl_algorithms=("dupo",))
     assert "copy" not in planned_stages(nano) and nano.sft_copy_rows == 0

@@ -3,7 +3,7 @@ trajectory sampling all get their ``search``/``visit``/``click`` tools here, so 
 offline web and a run on the live web differ only in configuration.
 
 >>> async with Toolbox(WebConfig()) as tb:           # the default offline world, in-process
-...     print(await tb.search({"query": ["VELOR 2024 general chair"]}))
+...     print(await tb.search({"query": ["LOVARA 2024 general chair"]}))
 """
 
 from __future__ import annotations

@@ -591,7 +591,9 @@ def _seeds(seeds: tuple[int, ...]) -> str:
 
 def render_results(table: dict[str, Any], cfg: PipelineConfig, timings: dict[str, float]) -> str:
     k = cfg.eval_runs
-    lines = [f"# Pipeline results ({cfg.preset}: model {cfg.model})", "",
+    # A model directory is named by its last part: the full path is the machine's, not the model's.
+    model = Path(cfg.model).name + " (model directory)" if "/" in cfg.model else cfg.model
+    lines = [f"# Pipeline results ({cfg.preset}: model {model})", "",
              f"Held-out questions: WebWalkerQA-style, world seed {cfg.eval_seed} (train seeds "
              f"{_seeds(cfg.train_seeds)}); search + visit; {k} runs per question; rule judge; "
              + (f"the agent arms decode with grounding ({cfg.runtime.grounding}), the direct answer freely."
@@ -890,7 +892,7 @@ protocol and the fictional web's page layouts, nothing else.
 ## Use
 
 ```bash
-webagent run --llm local --model checkpoints/nano "Who was the general chair of ...?"
+webagent run --llm local --model checkpoints/nano "Who was the general chair of LOVARA 2022?"
 webagent eval --benchmark synth:webwalker --agent react --llm local --model checkpoints/nano --runs 3 --out runs/nano-eval
 python bench/bench_quality.py        # Pass@1 on the held-out world, by difficulty and type
 ```
