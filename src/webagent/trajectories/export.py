@@ -38,16 +38,16 @@ def _chat(record: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def tool_schemas(record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The function schemas the model saw (read from the ``<tools>`` block of the first user turn),
-    else the schemas of our search and visit tools."""
+    """The function schemas the model saw (read from the ``<tools>`` block of the first user turn,
+    one JSON object per line or pretty-printed as in the released prompt), else the schemas of
+    our search and visit tools."""
     if record:
+        from webagent.trajectories.released import parse_tools_block
+
         first = next((str(m.get("content") or "") for m in record.get("messages", []) if m.get("role") == "user"), "")
-        if "<tools>" in first and "</tools>" in first:
-            body = first.split("<tools>", 1)[1].split("</tools>", 1)[0]
-            try:
-                return [json.loads(line) for line in body.strip().splitlines() if line.strip()]
-            except json.JSONDecodeError:
-                pass
+        found = parse_tools_block(first)
+        if found:
+            return found
     from webagent.tools.search import SearchTool
     from webagent.tools.visit import VisitTool
 
@@ -57,13 +57,23 @@ def tool_schemas(record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 # --- SFT formats ---------------------------------------------------------------------------------
 
 def to_webdancer(record: dict[str, Any]) -> dict[str, Any]:
-    """One record in the released WebDancer schema (R-WD-29)."""
+    """One record in the released WebDancer schema (R-WD-29): ``answer`` holds the gold answer.
+
+    A record imported from the released files (``webagent traj import``) is written back exactly
+    as it was read: its own ``functions``, ``tool_calls``, ``answer``, ``tag`` and key order."""
+    from webagent.trajectories.released import webdancer_fields
+
+    kept = webdancer_fields(record)
+    if kept is not None:
+        return {k: (_chat(record) if k == "messages" else v) for k, v in kept.items()}
     functions = [{"name_for_human": f["name"], "name_for_model": f["name"],
                   "description_for_model": f.get("description", ""), "parameters": f.get("parameters", {})}
                  for f in tool_schemas(record)]
     qa = record.get("qa") or {}
+    gold = qa.get("answer", record.get("gold"))
+    golds = [str(g) for g in gold] if isinstance(gold, list) else [str(gold if gold is not None else "")]
     return {"type": "chatml", "task": "agent/multiturn_search", "messages": _chat(record), "functions": functions,
-            "tool_calls": [], "answer": [[str(record.get("answer") or "")]], "tag": qa.get("tag") or ""}
+            "tool_calls": [], "answer": [golds], "tag": qa.get("tag") or ""}
 
 
 def to_sharegpt(record: dict[str, Any]) -> dict[str, Any]:
