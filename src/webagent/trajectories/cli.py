@@ -61,6 +61,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="PATH", help="output file (sharegpt also writes dataset_info.json beside it)")
     e.add_argument("--name", default="webagent_sft", help="dataset name in dataset_info.json (sharegpt)")
     e.add_argument("--date", help="'Current date' of verl prompts (default: today)")
+    e.add_argument("--judge", default="rule", help="verl: the reward's judge, rule (default) or llm:<preset>")
+    e.add_argument("--judge-model", help="verl: the LLM judge's model (a pinned version)")
+    e.add_argument("--judge-base-url", help="verl: the LLM judge's server URL")
+    e.add_argument("--judge-api-key-env", help="verl: environment variable holding the judge's key on the nodes")
+    e.add_argument("--tool-config", metavar="FILE", help="verl: also write the multi-turn tool-config YAML here")
+    e.add_argument("--web-url", default="http://127.0.0.1:8700",
+                   help="verl: the `webagent web serve` the tools call (default http://127.0.0.1:8700)")
     e.set_defaults(func=cmd_export)
 
     m = sub.add_parser("import", help="read released trajectories (WebDancer sample_traj.jsonl) into our records")
@@ -322,7 +329,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     rows = read_jsonl(args.input) if args.format == "verl" else _read_trajectories(args.input)
     if args.format == "verl":
-        paths = export([], "verl", args.out, qas=rows, date=args.date)
+        judge = {"name": args.judge, "model": args.judge_model, "base_url": args.judge_base_url,
+                 "api_key_env": args.judge_api_key_env}
+        paths = export([], "verl", args.out, qas=rows, date=args.date, judge=judge)
+        if args.tool_config:
+            from webagent.integrations.verl.config import write_tool_config
+
+            paths.append(write_tool_config(args.tool_config, args.web_url))
     else:
         paths = export(rows, args.format, args.out, name=args.name)
     print(f"{len(rows)} {'QA items' if args.format == 'verl' else 'trajectories'} → " + ", ".join(map(str, paths)))

@@ -6,7 +6,7 @@
 | ``webdancer`` | the released WebDancer trajectory schema (R-WD-29) | comparison with the released samples |
 | ``sharegpt`` | a JSON list + a ``dataset_info.json`` entry | LLaMA-Factory SFT |
 | ``trl`` | ``{"messages": [...]}`` per line | TRL ``SFTTrainer`` (conversational) |
-| ``verl`` | parquet: ``data_source, prompt, ability, reward_model{style, ground_truth}, extra_info`` | verl RL (the RL pool) |
+| ``verl`` | parquet: ``data_source, prompt, ability, reward_model{style, ground_truth}, agent_name, extra_info{..., tools_kwargs, judge}`` | verl RL (the RL pool; :mod:`webagent.integrations.verl`) |
 
 All SFT formats carry the chat exactly as the agent saw it: tool output stays in **user** turns
 holding ``<tool_response>`` blocks, as in WebDancer's data (R-WD-30), so a trainer's "train on
@@ -109,16 +109,25 @@ def initial_messages(question: str, *, date: str | None = None, prompt_file: str
 
 
 def to_verl(qa: dict[str, Any], index: int, *, split: str = "train", date: str | None = None,
-            prompt_file: str | None = None) -> dict[str, Any]:
-    """One verl RL row: the prompt the policy starts from and the ground truth its reward needs."""
+            prompt_file: str | None = None, judge: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One verl RL row: the prompt the policy starts from, the ground truth its reward needs, what
+    verl's tool agent loop hands our tools (``tools_kwargs``) and the judge the reward uses
+    (``extra_info.judge``: ``name`` rule or llm:<preset>, ``model``, ``base_url``, ``api_key_env``;
+    never a key)."""
     answer = qa.get("answer")
     gold = [str(a) for a in answer] if isinstance(answer, list) else [str(answer or "")]
+    qa_id = str(qa.get("id", ""))
+    judge = {"name": "rule", "model": "", "base_url": "", "api_key_env": "", **(judge or {})}
     return {"data_source": f"webagent/{qa.get('tag') or 'qa'}",
             "prompt": initial_messages(str(qa["question"]), date=date, prompt_file=prompt_file),
             "ability": "web-search",
             "reward_model": {"style": "rule", "ground_truth": gold[0]},
-            "extra_info": {"index": index, "split": split, "qa_id": str(qa.get("id", "")), "question": str(qa["question"]),
-                           "aliases": [*gold[1:], *map(str, qa.get("aliases") or [])]}}
+            "agent_name": "tool_agent",
+            "extra_info": {"index": index, "split": split, "qa_id": qa_id, "question": str(qa["question"]),
+                           "aliases": [*gold[1:], *map(str, qa.get("aliases") or [])],
+                           "need_tools_kwargs": True,
+                           "tools_kwargs": {name: {"create_kwargs": {"qa_id": qa_id}} for name in ("search", "visit")},
+                           "judge": {k: str(judge.get(k) or "") for k in ("name", "model", "base_url", "api_key_env")}}}
 
 
 def write_verl(qas: list[dict[str, Any]], path: str | Path, **kw: Any) -> Path:
@@ -129,13 +138,19 @@ def write_verl(qas: list[dict[str, Any]], path: str | Path, **kw: Any) -> Path:
     except ImportError as e:
         raise ImportError("the verl export needs pyarrow: pip install 'webagent[train]'") from e
     rows = [to_verl(q, i, **kw) for i, q in enumerate(qas)]
+    create = pa.struct([("create_kwargs", pa.struct([("qa_id", pa.string())]))])
     schema = pa.schema([
         ("data_source", pa.string()),
         ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
         ("ability", pa.string()),
         ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+        ("agent_name", pa.string()),
         ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string()), ("qa_id", pa.string()),
-                                  ("question", pa.string()), ("aliases", pa.list_(pa.string()))])),
+                                  ("question", pa.string()), ("aliases", pa.list_(pa.string())),
+                                  ("need_tools_kwargs", pa.bool_()),
+                                  ("tools_kwargs", pa.struct([("search", create), ("visit", create)])),
+                                  ("judge", pa.struct([(k, pa.string()) for k in ("name", "model", "base_url",
+                                                                                   "api_key_env")]))])),
     ])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
