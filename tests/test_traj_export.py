@@ -62,7 +62,7 @@ def test_verl_parquet_has_the_expected_columns(tmp_path):
            {"id": "q2", "question": "When was X founded?", "answer": "1990", "tag": "e2hqa"}]
     (path,) = export([], "verl", tmp_path / "rl.parquet", qas=qas, date="2025-01-01")
     table = pq.read_table(path)
-    assert table.column_names == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
+    assert table.column_names == ["data_source", "prompt", "ability", "reward_model", "agent_name", "extra_info"]
     rows = table.to_pylist()
     assert rows[0]["data_source"] == "webagent/crawlqa" and rows[1]["data_source"] == "webagent/e2hqa"
     assert rows[0]["reward_model"] == {"style": "rule", "ground_truth": "Ada Lin"}

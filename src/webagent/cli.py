@@ -47,6 +47,19 @@ def cmd_world_build(args) -> int:
     return 0
 
 
+def cmd_world_import(args) -> int:
+    from webagent.world.corpus import CorpusConfig, import_corpus
+
+    cfg = CorpusConfig(name=args.name, max_text_chars=args.max_text_chars)
+    report = import_corpus(args.input, args.out, cfg, overwrite=args.force)
+    for line, why in report.skipped[:20]:
+        print(f"{args.input}:{line}: skipped: {why}")
+    print(f"imported {report.documents} documents into {args.out} in {report.seconds['import']:.1f} s"
+          f" ({report.duplicates} duplicate addresses, {len(report.skipped)} lines skipped)")
+    print(f"serve it: webagent web serve --world {args.out}  ·  search it: webagent search --world {args.out} QUERY")
+    return 0
+
+
 def cmd_world_info(args) -> int:
     world = _open_world(args)
     print(json.dumps(world.manifest, ensure_ascii=False, indent=2))
@@ -146,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_world_build)
+    p = wsub.add_parser("import", help="an offline web from your own documents (JSONL: url or docid, title, text or html)")
+    p.add_argument("input", metavar="FILE", help="corpus JSONL (or .jsonl.gz), one document per line")
+    p.add_argument("--out", required=True, metavar="DIR", help="world directory to write")
+    p.add_argument("--name", default="corpus", help="host of documents known only by id: http://NAME.test/doc/ID")
+    p.add_argument("--max-text-chars", type=int, help="cut longer documents")
+    p.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    p.set_defaults(func=cmd_world_import)
     p = wsub.add_parser("info", help="print a world's manifest (counts, hashes)")
     _add_world_arg(p)
     p.set_defaults(func=cmd_world_info)

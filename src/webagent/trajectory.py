@@ -134,6 +134,9 @@ class Trajectory:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trajectory:
+        if "question" not in d:
+            hint = " (a released WebDancer record: read it with `webagent traj import`)" if d.get("type") == "chatml" else ""
+            raise ValueError(f"a trajectory record needs a 'question'{hint}")
         d = {k: v for k, v in d.items() if k in _names(cls)}
         d["steps"] = [Step.from_dict(s) for s in d.get("steps", [])]
         return cls(**d)

@@ -48,6 +48,11 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-llm-calls", type=int, default=40, help="ReAct budget of model calls (default 40)")
     p.add_argument("--max-actions", type=int, default=15, help="WebWalker's K (default 15)")
     p.add_argument("--prompt-file", help="a TOML file overriding the shipped prompts")
+    p.add_argument("--protocol", choices=["webagent", "released"], default="webagent",
+                   help="ReAct interface: webagent (ours, default) or released (the released agents' exact "
+                        "prompt layout, observations and loop, for released checkpoints)")
+    p.add_argument("--tokenizer", metavar="DIR",
+                   help="count context tokens with this Hugging Face tokenizer (the served model's)")
     p.add_argument("--json", metavar="PATH", help="write the trajectory as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="print only the answer")
     p.set_defaults(func=cmd_run)
@@ -119,14 +124,21 @@ async def _run(args: argparse.Namespace):
                 cfg = WalkerConfig(max_actions=args.max_actions, prompt_file=args.prompt_file,
                                    temperature=args.temperature)
                 return await WalkerAgent(model, tb.click_tool, config=cfg, on_event=show).run(args.question, args.root_url)
-            from webagent.agents.react import ReactAgent, ReactConfig
+            from webagent.agents.react import ReactConfig
+            from webagent.agents.released import make_react_agent
 
             cfg = ReactConfig(max_llm_calls=args.max_llm_calls, prompt_file=args.prompt_file,
                               temperature=args.temperature, top_p=args.top_p, function_calling=args.function_calling)
             if runtime is not None:
                 cfg = runtime.react_config(max_llm_calls=min(args.max_llm_calls, runtime.max_llm_calls),
                                            prompt_file=args.prompt_file, temperature=args.temperature, top_p=args.top_p)
-            return await ReactAgent(model, tb.react_tools, cfg, on_event=show).run(args.question)
+            counter = None
+            if args.tokenizer:
+                from webagent.trajectories.select import hf_token_counter
+
+                counter = hf_token_counter(args.tokenizer)
+            agent = make_react_agent(args.protocol, model, tb.react_tools, cfg, on_event=show, token_counter=counter)
+            return await agent.run(args.question)
         finally:
             if hasattr(model, "aclose"):
                 await model.aclose()

@@ -125,7 +125,7 @@ def _read_xlsx(path: Path) -> list[dict[str, Any]]:
     try:
         import openpyxl
     except ImportError:
-        raise ValueError(f"{path}: reading .xlsx needs openpyxl (pip install openpyxl), "
+        raise ValueError(f"{path}: reading .xlsx needs openpyxl (pip install 'webagent[xlsx]'), "
                          "or save the sheet as CSV") from None
     ws = openpyxl.load_workbook(path, read_only=True).active
     rows = list(ws.iter_rows(values_only=True))
@@ -143,11 +143,33 @@ def _get(row: dict[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
+# Language labels as the files spell them -> the codes our reports and filters use.
+_LANGS = {"english": "en", "en": "en", "chinese": "zh", "zh": "zh", "中文": "zh", "英文": "en", "cn": "zh"}
+
+
+def normalize_lang(label: Any) -> Any:
+    """``English`` -> ``en``, ``Chinese`` -> ``zh`` (case-insensitive); other labels unchanged."""
+    return _LANGS.get(str(label).strip().lower(), label) if isinstance(label, str) else label
+
+
+def strip_quotes(text: str) -> str:
+    """Drop one pair of literal double quotes wrapping the whole text (39/500 WebShaper questions
+    carry them), but not quotes that only open and close a leading title: ``"A" and "B"?`` stays."""
+    t = text.strip()
+    if len(t) < 2 or t[0] != '"' or t[-1] != '"':
+        return t
+    inner = t[1:-1]
+    first = inner.find('"')
+    if first < 0 or (inner.count('"') % 2 == 0 and (first == 0 or inner[first - 1] in " ([{“'")):
+        return inner.strip()
+    return t
+
+
 def _task(i: int, row: dict[str, Any], question: Any, answer: Any, **extra: Any) -> dict[str, Any]:
     if question in (None, ""):
         raise ValueError(f"record {i + 1} has no question: {str(row)[:160]}")
     tid = _get(row, "id", "task_id")
-    task = {"id": str(tid) if tid not in (None, "") else f"{i + 1}", "question": str(question).strip(),
+    task = {"id": str(tid) if tid not in (None, "") else f"{i + 1}", "question": strip_quotes(str(question)),
             "answer": answer if isinstance(answer, list) else (None if answer is None else str(answer).strip())}
     task.update({k: v for k, v in extra.items() if v not in (None, "", [], {})})
     return task
@@ -161,10 +183,31 @@ def load_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     for i, row in enumerate(read_rows(path)):
         t = _task(i, row, _get(row, "question", "query", "prompt", "problem"),
                   _get(row, "answer", "gold", "true_answer", "final answer"))
-        for key in ("root_url", "evidence_urls", "aliases", "info", "hints", "setting"):
+        for key in ("root_url", "evidence_urls", "aliases", "info", "hints", "setting", "tag", "formalization"):
             if key in row and key not in t:
                 t[key] = row[key]
+        if "evidence_urls" not in t and isinstance(row.get("urls"), list):  # WebShaper's evidence pages
+            t["evidence_urls"] = [str(u) for u in row["urls"]]
+        if isinstance(t.get("info"), dict) and "lang" in t["info"]:
+            t["info"] = {**t["info"], "lang": normalize_lang(t["info"]["lang"])}
         tasks.append(t)
+    return tasks
+
+
+def load_qa_file(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """QA items for trajectory sampling from any file a user brings: our synthesis JSONL, the
+    released WebDancer ``sample_qa.jsonl`` (``question, answer, tag``), WebShaper
+    (``id, question, answer, formalization, urls``), WebWalkerQA in its shapes, or a JSON array of
+    any of these. Fields the files carry are kept; see :func:`load_jsonl` for the normalisation."""
+    rows = read_rows(path)
+    if (rows and any(k in rows[0] for k in ("Question", "Info"))) or detect_rows(rows) == "webwalkerqa":
+        return [{**t, "tag": t.get("tag") or "webwalkerqa"} for t in load_webwalkerqa(path)]
+    tasks = load_jsonl(path)
+    for t, row in zip(tasks, rows, strict=True):
+        for key, value in row.items():  # our synthesis records: keep every field (hops, generator, ...)
+            t.setdefault(key, value)
+        if t.get("id") and "id" not in row and "task_id" not in row:
+            del t["id"]  # a position is no id: sampling derives a stable one from the question
     return tasks
 
 
@@ -184,7 +227,7 @@ def load_webwalkerqa(path: str | os.PathLike) -> list[dict[str, Any]]:
         kind = str(kind).replace("-", "_").lower() if kind else None  # "single-source" -> "single_source"
         difficulty = _get(flat, "difficulty_level")
         info = {"type": kind, "difficulty_level": str(difficulty).lower() if difficulty else None,
-                "domain": _get(flat, "domain"), "lang": _get(flat, "lang", "language")}
+                "domain": _get(flat, "domain"), "lang": normalize_lang(_get(flat, "lang", "language"))}
         sources = _get(flat, "source_website", default=[])
         tasks.append(_task(i, row, _get(row, "question"), _get(row, "answer"),
                            root_url=_get(row, "root_url"), info={k: v for k, v in info.items() if v},
@@ -257,6 +300,13 @@ def detect_format(path: str | os.PathLike) -> str:
     rows = read_rows(path)
     if not rows:
         raise ValueError(f"{path}: no records")
+    return detect_rows(rows)
+
+
+def detect_rows(rows: list[dict[str, Any]]) -> str:
+    """The benchmark format of some rows, from the columns of the first."""
+    if not rows:
+        return "jsonl"
     keys = {str(k).lower() for k in rows[0]}
     if "canary" in keys:
         if "prompt" in keys:

@@ -49,6 +49,12 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of synthetic splits and of the oracle (default 0)")
     p.add_argument("--oracle-wrong-page", type=float, default=0.3, help="oracle: chance of opening a wrong page first")
     p.add_argument("--oracle-reformulate", type=float, default=0.3, help="oracle: chance of a vague first query")
+    p.add_argument("--protocol", choices=["webagent", "released"], default=None,
+                   help="ReAct interface: webagent (ours, default) or released (the released agents' exact "
+                        "prompt layout, observations and loop, for released checkpoints)")
+    p.add_argument("--prompt-file", help="a TOML file overriding the shipped prompts (react.toml, or released.toml)")
+    p.add_argument("--tokenizer", metavar="DIR",
+                   help="count context tokens with this Hugging Face tokenizer (the served model's)")
     p.add_argument("--keep-plaintext", action="store_true",
                    help="write decrypted questions/answers of encrypted benchmarks into the result files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -88,7 +94,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                      judge_base_url=args.judge_base_url, judge_api_key_env=args.judge_api_key_env, web=args.web,
                      world=args.world, max_llm_calls=args.max_llm_calls, max_actions=args.max_actions, seed=args.seed,
                      oracle_p_wrong_page=args.oracle_wrong_page, oracle_p_reformulate=args.oracle_reformulate,
-                     keep_plaintext=args.keep_plaintext)
+                     keep_plaintext=args.keep_plaintext, protocol=args.protocol, prompt_file=args.prompt_file,
+                     tokenizer=args.tokenizer)
     report = run_eval(cfg, args.out, progress=not args.quiet)
     acc, lab = report["accuracy"], report["labels"]
     k = acc.get("runs", 0)

@@ -77,6 +77,14 @@ class EvalConfig:
     oracle_p_reformulate: float = 0.3
     keep_plaintext: bool = False
     """Write decrypted questions/answers of encrypted benchmarks into the result files."""
+    protocol: str | None = None
+    """ReAct interface: ``None``/``webagent`` (ours) or ``released`` (the released agents' exact
+    interface, :mod:`webagent.agents.released`), for released checkpoints."""
+    prompt_file: str | None = None
+    """A TOML file overriding the agent's shipped prompts (``react``, or ``released``)."""
+    tokenizer: str | None = None
+    """Count context tokens with this Hugging Face tokenizer (the served model's) instead of ~3
+    characters per token."""
 
     def validate(self) -> None:
         if self.agent not in AGENTS:
@@ -91,6 +99,8 @@ class EvalConfig:
             raise ValueError("grounded decoding needs a local model (--llm local)")
         if self.judge != "rule" and not self.judge.startswith("llm:"):
             raise ValueError(f"unknown judge {self.judge!r}: use 'rule' or 'llm:<preset>'")
+        if self.protocol not in (None, "webagent", "released"):
+            raise ValueError(f"unknown protocol {self.protocol!r} (have: webagent, released)")
 
     def policy_label(self) -> str:
         label = {"baseline": "rule-based baseline", "oracle": "privileged oracle (upper bound)",
@@ -213,10 +223,16 @@ class _Episodes:
         self.cfg, self.bench, self.toolbox, self.judge, self.models, self.policy = cfg, bench, toolbox, judge, models, policy
         from webagent.agents.react import ReactConfig
 
-        self.react_config = ReactConfig(max_llm_calls=cfg.max_llm_calls, temperature=cfg.temperature, top_p=cfg.top_p)
+        self.react_config = ReactConfig(max_llm_calls=cfg.max_llm_calls, temperature=cfg.temperature, top_p=cfg.top_p,
+                                        prompt_file=cfg.prompt_file)
         if runtime is not None:  # a trained model runs in the runtime it was trained with
             self.react_config = runtime.react_config(max_llm_calls=min(cfg.max_llm_calls, runtime.max_llm_calls),
                                                      temperature=cfg.temperature, top_p=cfg.top_p)
+        self.token_counter = None
+        if cfg.tokenizer:  # the served model's own count, as the released loop makes it
+            from webagent.trajectories.select import hf_token_counter
+
+            self.token_counter = hf_token_counter(cfg.tokenizer)
 
     def for_run(self, run: int):
         async def episode(task: dict[str, Any]) -> dict[str, Any]:
@@ -243,9 +259,10 @@ class _Episodes:
             agent = WalkerAgent(model, self.toolbox.click_tool, config=WalkerConfig(max_actions=cfg.max_actions),
                                 policy=self.policy)
             return await agent.run(task["question"], task["root_url"], task_id=tid, gold=task.get("answer"))
-        from webagent.agents.react import ReactAgent
+        from webagent.agents.released import make_react_agent
 
-        agent = ReactAgent(model, self.toolbox.react_tools, self.react_config, policy=self.policy)
+        agent = make_react_agent(cfg.protocol or "webagent", model, self.toolbox.react_tools, self.react_config,
+                                 policy=self.policy, token_counter=self.token_counter)
         return await agent.run(task["question"], task_id=tid, gold=task.get("answer"))
 
 

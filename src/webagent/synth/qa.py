@@ -88,13 +88,15 @@ class QARecord:
 
 
 def _from_capitalised(d: dict[str, Any]) -> dict[str, Any]:
+    from webagent.eval.benchmarks import normalize_lang
+
     info = d.get("Info") or {}
     hop = str(info.get("Hop", "")).replace("-", "_")
     return {
         "question": d["Question"], "answer": d.get("Answer", ""), "root_url": d.get("Root_Url"),
         "tag": "webwalkerqa",
         "info": {"type": hop, "difficulty_level": str(info.get("Difficulty_Level", "")).lower(),
-                 "domain": str(info.get("Domain", "")).lower(), "lang": info.get("Language", ""),
+                 "domain": str(info.get("Domain", "")).lower(), "lang": normalize_lang(info.get("Language", "")),
                  "source_website": info.get("Source_Website", []), "golden_path": info.get("Golden_Path", [])},
     }
 

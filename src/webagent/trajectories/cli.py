@@ -6,6 +6,7 @@
     webagent traj reconstruct traj/filtered.jsonl --out traj/recon.jsonl
     webagent traj select traj/recon.jsonl --out traj/sft.jsonl --qa data/crawlqa.jsonl --tokenizer /models/qwen
     webagent traj export traj/sft.jsonl --format sharegpt --out export/sft.json
+    webagent traj import sample_traj.jsonl --out traj/released.jsonl                  # released WebDancer data
     webagent traj funnel --qa data/crawlqa.jsonl --out traj/                          # all of the above
 """
 
@@ -60,7 +61,21 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="PATH", help="output file (sharegpt also writes dataset_info.json beside it)")
     e.add_argument("--name", default="webagent_sft", help="dataset name in dataset_info.json (sharegpt)")
     e.add_argument("--date", help="'Current date' of verl prompts (default: today)")
+    e.add_argument("--judge", default="rule", help="verl: the reward's judge, rule (default) or llm:<preset>")
+    e.add_argument("--judge-model", help="verl: the LLM judge's model (a pinned version)")
+    e.add_argument("--judge-base-url", help="verl: the LLM judge's server URL")
+    e.add_argument("--judge-api-key-env", help="verl: environment variable holding the judge's key on the nodes")
+    e.add_argument("--tool-config", metavar="FILE", help="verl: also write the multi-turn tool-config YAML here")
+    e.add_argument("--web-url", default="http://127.0.0.1:8700",
+                   help="verl: the `webagent web serve` the tools call (default http://127.0.0.1:8700)")
     e.set_defaults(func=cmd_export)
+
+    m = sub.add_parser("import", help="read released trajectories (WebDancer sample_traj.jsonl) into our records")
+    m.add_argument("input", metavar="FILE", help="released trajectory JSONL")
+    m.add_argument("--out", required=True, metavar="FILE", help="our trajectory JSONL (for filter, select, train, ui)")
+    m.add_argument("--from", dest="source", choices=["webdancer"], default="webdancer",
+                   help="the released schema (default webdancer)")
+    m.set_defaults(func=cmd_import)
 
     u = sub.add_parser("funnel", help="run every stage end to end and write the funnel report")
     _qa_args(u, required=True)
@@ -175,10 +190,9 @@ def _load_qas(args: argparse.Namespace, world: Any = None) -> list[dict[str, Any
         for t in tasks:
             t.setdefault("tag", spec.split(":", 1)[1])
     else:
-        from webagent.synth.qa import QARecord
-        from webagent.trajectories.records import read_jsonl
+        from webagent.eval.benchmarks import load_qa_file
 
-        tasks = [r if "question" in r else QARecord.from_dict(r).to_dict() for r in read_jsonl(spec)]
+        tasks = load_qa_file(spec)
     return tasks[: args.limit] if args.limit else tasks
 
 
@@ -231,6 +245,19 @@ def _world(a: argparse.Namespace) -> Any:
     return open_world(a.world)
 
 
+def _read_trajectories(path: str) -> list[dict[str, Any]]:
+    """Our trajectory records; a file in the released WebDancer schema is imported on the way in."""
+    from webagent.trajectories.records import read_jsonl
+    from webagent.trajectories.released import import_records, is_released
+
+    records = read_jsonl(path)
+    if records and all(is_released(r) for r in records):
+        records, bad = import_records(records)
+        print(f"{path}: released WebDancer schema, imported {len(records)} records"
+              + (f" ({len(bad)} unreadable: run `webagent traj import` for details)" if bad else ""))
+    return records
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -250,9 +277,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_filter(args: argparse.Namespace) -> int:
     from webagent.trajectories.filters import filter_records
-    from webagent.trajectories.records import read_jsonl, write_jsonl
+    from webagent.trajectories.records import write_jsonl
 
-    result = filter_records(read_jsonl(args.input), _filter_config(args),
+    result = filter_records(_read_trajectories(args.input), _filter_config(args),
                             quality_model=_chat_model(args.quality_model, args.quality_base_url))
     write_jsonl(args.out, result.kept)
     if args.rejected:
@@ -266,10 +293,10 @@ def cmd_filter(args: argparse.Namespace) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from webagent.trajectories.reconstruct import reconstruct
-    from webagent.trajectories.records import read_jsonl, write_jsonl
+    from webagent.trajectories.records import write_jsonl
 
     cfg, model = _recon(args)
-    records = read_jsonl(args.input)
+    records = _read_trajectories(args.input)
     out, dropped = reconstruct(records, cfg, model)
     write_jsonl(args.out, out)
     print(f"reconstructed {len(out)} of {len(records)} ({cfg.mode}) → {args.out}"
@@ -278,10 +305,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from webagent.trajectories.records import read_jsonl, write_jsonl
+    from webagent.trajectories.records import write_jsonl
     from webagent.trajectories.select import select_rft, split_sets
 
-    records = read_jsonl(args.input)
+    records = _read_trajectories(args.input)
     kept, removed = select_rft(records, _rft_config(args))
     write_jsonl(args.out, kept)
     print(f"selected {len(kept)} of {len(records)} → {args.out}"
@@ -300,12 +327,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     from webagent.trajectories.export import export
     from webagent.trajectories.records import read_jsonl
 
-    rows = read_jsonl(args.input)
+    rows = read_jsonl(args.input) if args.format == "verl" else _read_trajectories(args.input)
     if args.format == "verl":
-        paths = export([], "verl", args.out, qas=rows, date=args.date)
+        judge = {"name": args.judge, "model": args.judge_model, "base_url": args.judge_base_url,
+                 "api_key_env": args.judge_api_key_env}
+        paths = export([], "verl", args.out, qas=rows, date=args.date, judge=judge)
+        if args.tool_config:
+            from webagent.integrations.verl.config import write_tool_config
+
+            paths.append(write_tool_config(args.tool_config, args.web_url))
     else:
         paths = export(rows, args.format, args.out, name=args.name)
     print(f"{len(rows)} {'QA items' if args.format == 'verl' else 'trajectories'} → " + ", ".join(map(str, paths)))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from webagent.trajectories.records import read_jsonl, write_jsonl
+    from webagent.trajectories.released import import_records
+
+    records, bad = import_records(read_jsonl(args.input))
+    for line, why in bad[:20]:
+        print(f"{args.input}:{line}: skipped: {why}")
+    if not records:
+        print(f"no record of {args.input} could be imported")
+        return 1
+    write_jsonl(args.out, records)
+    answered = sum(r["answer"] is not None for r in records)
+    print(f"imported {len(records)} of {len(records) + len(bad)} ({answered} with a final answer) → {args.out}")
     return 0
 
 

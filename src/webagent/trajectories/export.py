@@ -6,7 +6,7 @@
 | ``webdancer`` | the released WebDancer trajectory schema (R-WD-29) | comparison with the released samples |
 | ``sharegpt`` | a JSON list + a ``dataset_info.json`` entry | LLaMA-Factory SFT |
 | ``trl`` | ``{"messages": [...]}`` per line | TRL ``SFTTrainer`` (conversational) |
-| ``verl`` | parquet: ``data_source, prompt, ability, reward_model{style, ground_truth}, extra_info`` | verl RL (the RL pool) |
+| ``verl`` | parquet: ``data_source, prompt, ability, reward_model{style, ground_truth}, agent_name, extra_info{..., tools_kwargs, judge}`` | verl RL (the RL pool; :mod:`webagent.integrations.verl`) |
 
 All SFT formats carry the chat exactly as the agent saw it: tool output stays in **user** turns
 holding ``<tool_response>`` blocks, as in WebDancer's data (R-WD-30), so a trainer's "train on
@@ -38,16 +38,16 @@ def _chat(record: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def tool_schemas(record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The function schemas the model saw (read from the ``<tools>`` block of the first user turn),
-    else the schemas of our search and visit tools."""
+    """The function schemas the model saw (read from the ``<tools>`` block of the first user turn,
+    one JSON object per line or pretty-printed as in the released prompt), else the schemas of
+    our search and visit tools."""
     if record:
+        from webagent.trajectories.released import parse_tools_block
+
         first = next((str(m.get("content") or "") for m in record.get("messages", []) if m.get("role") == "user"), "")
-        if "<tools>" in first and "</tools>" in first:
-            body = first.split("<tools>", 1)[1].split("</tools>", 1)[0]
-            try:
-                return [json.loads(line) for line in body.strip().splitlines() if line.strip()]
-            except json.JSONDecodeError:
-                pass
+        found = parse_tools_block(first)
+        if found:
+            return found
     from webagent.tools.search import SearchTool
     from webagent.tools.visit import VisitTool
 
@@ -57,13 +57,23 @@ def tool_schemas(record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 # --- SFT formats ---------------------------------------------------------------------------------
 
 def to_webdancer(record: dict[str, Any]) -> dict[str, Any]:
-    """One record in the released WebDancer schema (R-WD-29)."""
+    """One record in the released WebDancer schema (R-WD-29): ``answer`` holds the gold answer.
+
+    A record imported from the released files (``webagent traj import``) is written back exactly
+    as it was read: its own ``functions``, ``tool_calls``, ``answer``, ``tag`` and key order."""
+    from webagent.trajectories.released import webdancer_fields
+
+    kept = webdancer_fields(record)
+    if kept is not None:
+        return {k: (_chat(record) if k == "messages" else v) for k, v in kept.items()}
     functions = [{"name_for_human": f["name"], "name_for_model": f["name"],
                   "description_for_model": f.get("description", ""), "parameters": f.get("parameters", {})}
                  for f in tool_schemas(record)]
     qa = record.get("qa") or {}
+    gold = qa.get("answer", record.get("gold"))
+    golds = [str(g) for g in gold] if isinstance(gold, list) else [str(gold if gold is not None else "")]
     return {"type": "chatml", "task": "agent/multiturn_search", "messages": _chat(record), "functions": functions,
-            "tool_calls": [], "answer": [[str(record.get("answer") or "")]], "tag": qa.get("tag") or ""}
+            "tool_calls": [], "answer": [golds], "tag": qa.get("tag") or ""}
 
 
 def to_sharegpt(record: dict[str, Any]) -> dict[str, Any]:
@@ -99,16 +109,25 @@ def initial_messages(question: str, *, date: str | None = None, prompt_file: str
 
 
 def to_verl(qa: dict[str, Any], index: int, *, split: str = "train", date: str | None = None,
-            prompt_file: str | None = None) -> dict[str, Any]:
-    """One verl RL row: the prompt the policy starts from and the ground truth its reward needs."""
+            prompt_file: str | None = None, judge: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One verl RL row: the prompt the policy starts from, the ground truth its reward needs, what
+    verl's tool agent loop hands our tools (``tools_kwargs``) and the judge the reward uses
+    (``extra_info.judge``: ``name`` rule or llm:<preset>, ``model``, ``base_url``, ``api_key_env``;
+    never a key)."""
     answer = qa.get("answer")
     gold = [str(a) for a in answer] if isinstance(answer, list) else [str(answer or "")]
+    qa_id = str(qa.get("id", ""))
+    judge = {"name": "rule", "model": "", "base_url": "", "api_key_env": "", **(judge or {})}
     return {"data_source": f"webagent/{qa.get('tag') or 'qa'}",
             "prompt": initial_messages(str(qa["question"]), date=date, prompt_file=prompt_file),
             "ability": "web-search",
             "reward_model": {"style": "rule", "ground_truth": gold[0]},
-            "extra_info": {"index": index, "split": split, "qa_id": str(qa.get("id", "")), "question": str(qa["question"]),
-                           "aliases": [*gold[1:], *map(str, qa.get("aliases") or [])]}}
+            "agent_name": "tool_agent",
+            "extra_info": {"index": index, "split": split, "qa_id": qa_id, "question": str(qa["question"]),
+                           "aliases": [*gold[1:], *map(str, qa.get("aliases") or [])],
+                           "need_tools_kwargs": True,
+                           "tools_kwargs": {name: {"create_kwargs": {"qa_id": qa_id}} for name in ("search", "visit")},
+                           "judge": {k: str(judge.get(k) or "") for k in ("name", "model", "base_url", "api_key_env")}}}
 
 
 def write_verl(qas: list[dict[str, Any]], path: str | Path, **kw: Any) -> Path:
@@ -119,13 +138,19 @@ def write_verl(qas: list[dict[str, Any]], path: str | Path, **kw: Any) -> Path:
     except ImportError as e:
         raise ImportError("the verl export needs pyarrow: pip install 'webagent[train]'") from e
     rows = [to_verl(q, i, **kw) for i, q in enumerate(qas)]
+    create = pa.struct([("create_kwargs", pa.struct([("qa_id", pa.string())]))])
     schema = pa.schema([
         ("data_source", pa.string()),
         ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
         ("ability", pa.string()),
         ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+        ("agent_name", pa.string()),
         ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string()), ("qa_id", pa.string()),
-                                  ("question", pa.string()), ("aliases", pa.list_(pa.string()))])),
+                                  ("question", pa.string()), ("aliases", pa.list_(pa.string())),
+                                  ("need_tools_kwargs", pa.bool_()),
+                                  ("tools_kwargs", pa.struct([("search", create), ("visit", create)])),
+                                  ("judge", pa.struct([(k, pa.string()) for k in ("name", "model", "base_url",
+                                                                                   "api_key_env")]))])),
     ])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from webagent.trajectories.records import qa_id
 from webagent.trajectories.teachers import Teacher
 
 _QA_KEYS = ("id", "question", "answer", "aliases", "tag", "root_url", "info", "evidence_urls", "hints", "qtype",
-            "lang", "difficulty", "hops", "depth", "generator", "oracle_tool_calls")
+            "lang", "difficulty", "hops", "depth", "generator", "oracle_tool_calls", "formalization")
 
 
 @dataclass
