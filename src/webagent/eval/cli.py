@@ -25,12 +25,15 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="split of a synthetic suite: train, dev, test (default), all")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--runs", type=int, default=3, help="independent runs per question (default 3)")
-    p.add_argument("--concurrency", type=int, default=64, help="episodes in flight (default 64)")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="episodes in flight (default 64; 8 for a local model, whose turns batch on this machine)")
     p.add_argument("--out", metavar="DIR", help="output directory (resumes if it holds the same configuration)")
     p.add_argument("--agent", choices=["react", "walker", "direct"], default="react",
                    help="react: search+visit (default); walker: root URL + click only; direct: no tools")
-    p.add_argument("--llm", choices=["baseline", "oracle", "openai", "local"], default="baseline",
-                   help="baseline: rule-based policy (default); oracle: privileged upper bound; openai: a model server")
+    p.add_argument("--llm", choices=["auto", "baseline", "oracle", "openai", "local"], default="auto",
+                   help="auto (default): the shipped trained policy, or the rule-based baseline where it cannot load; "
+                        "baseline: rule-based policy; oracle: privileged upper bound; openai: a model server; "
+                        "local: a model directory or package model (--model PATH)")
     p.add_argument("--model", default="default", help="model name on the server (--llm openai)")
     p.add_argument("--base-url", help="OpenAI-compatible server URL (default $OPENAI_BASE_URL)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
@@ -87,6 +90,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.benchmark or not args.out:
         raise ValueError("webagent eval needs --benchmark and --out (or a sub-command: compare, report)")
+    from webagent.llm.factory import LOCAL_CONCURRENCY, resolve_policy
+
+    resolve_policy(args)
+    if args.concurrency is None:
+        args.concurrency = LOCAL_CONCURRENCY if args.llm == "local" else 64
     cfg = EvalConfig(benchmark=args.benchmark, format=args.format, split=args.split, limit=args.limit, runs=args.runs,
                      concurrency=args.concurrency, agent=args.agent, llm=args.llm, model=args.model,
                      base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,

@@ -289,18 +289,20 @@ def _progress_state(paths: list[Path]) -> tuple[int, int]:
 
 def run_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory: Callable[[dict[str, Any], int], ChatModel] | None = None,
              policy: str | None = None, judge: Any = None, world: Any = None, progress: bool = True,
-             on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             on_record: Callable[[dict[str, Any]], None] | None = None, runtime: Any = None) -> dict[str, Any]:
     """Run (or resume) an evaluation into ``out_dir`` and write its report; returns the report.
 
     ``model_factory(task, run)`` and ``policy`` replace the configured policy (tests and
-    benchmarks use a scripted model); ``judge`` replaces the configured judge.
+    benchmarks use a scripted model); ``judge`` replaces the configured judge; ``runtime`` (an
+    ``AgentRuntime``) replaces the one a local model directory ships, e.g. to run a base model
+    zero-shot in the runtime its fine-tuned version learnt.
     """
     return asyncio.run(arun_eval(cfg, out_dir, model_factory=model_factory, policy=policy, judge=judge,
-                                 world=world, progress=progress, on_record=on_record))
+                                 world=world, progress=progress, on_record=on_record, runtime=runtime))
 
 
 async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None, policy=None, judge=None, world=None,
-                    progress: bool = True, on_record=None) -> dict[str, Any]:
+                    progress: bool = True, on_record=None, runtime: Any = None) -> dict[str, Any]:
     """The async form of :func:`run_eval`."""
     from tqdm import tqdm
 
@@ -323,7 +325,7 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
         if on_record is not None:
             on_record(record)
 
-    runtime = _runtime(cfg)
+    runtime = runtime or _runtime(cfg)
     web = WebConfig(web=cfg.web, world=cfg.world)
     async with (runtime.toolbox(web, world=world) if runtime else Toolbox(web, world=world)) as toolbox:
         episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label, runtime)

@@ -80,3 +80,28 @@ def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatMo
     return make_model(kind or args.llm, args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                       temperature=args.temperature, top_p=getattr(args, "top_p", None),
                       grounding=getattr(args, "grounding", None))
+
+
+LOCAL_CONCURRENCY = 8
+"""Episodes in flight for a local model on a CPU when none is asked for: the batched decoder's
+throughput flattens past it on 2 cores while every episode waits longer (bench/bench_local.py)."""
+
+
+def resolve_policy(args: Any) -> None:
+    """``--llm auto`` (the default of ``run`` and ``eval``) and ``--llm local`` without ``--model``:
+    the shipped trained policy (:func:`webagent.checkpoints.default_policy`) when it loads here,
+    else the rule-based baseline, saying why on stderr. Edits ``args`` in place."""
+    import sys
+
+    if args.llm not in ("auto", "local") or (args.llm == "local" and args.model not in (None, "default")):
+        return
+    from webagent.checkpoints import default_policy
+
+    path, why = default_policy()
+    if path is not None:
+        args.llm, args.model = "local", str(path)
+    elif args.llm == "local":
+        raise ValueError(f"--llm local needs --model PATH (a model directory or a package model); {why}")
+    else:
+        args.llm = "baseline"
+        print(f"(the trained policy is not available: {why}; the rule-based baseline answers)", file=sys.stderr)

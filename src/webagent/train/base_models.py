@@ -174,3 +174,31 @@ def tokenizer_dir(name_or_path: str | os.PathLike) -> Path:
     if is_adapter_dir(path) and not (path / "tokenizer_config.json").is_file():
         return resolve_model(adapter_base(path))
     return path
+
+
+def load_weights(model, path: str | os.PathLike) -> None:
+    """Load a checkpoint's weights into ``model`` in place: an adapter checkpoint (a LoRA run
+    saves only its adapter) into a ``PeftModel``, a full one into any model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if is_adapter_dir(path):
+        from peft import load_peft_weights, set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, load_peft_weights(str(path)))
+    else:
+        saved = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model.load_state_dict(saved.state_dict())
+
+
+def save_policy(model, tokenizer, out: str | os.PathLike):
+    """Write a trained policy to ``out`` for the stages after it: with LoRA, the adapter alone in
+    ``out/adapter`` (what ships) and the merged model in ``out`` (what loads anywhere, vLLM
+    included). Returns the model to keep using (the merged one: merging consumes the adapter)."""
+    out = Path(out)
+    if hasattr(model, "merge_and_unload"):
+        model.save_pretrained(out / "adapter", safe_serialization=True)
+        model = model.merge_and_unload()
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return model

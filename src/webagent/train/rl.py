@@ -378,10 +378,10 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 def load_checkpoint(path: Path, model, optimizer) -> tuple[int, int]:
     """Restore weights, optimizer and RNG; returns ``(step, data cursor)``."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    saved = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    model.load_state_dict(saved.state_dict())
+    from webagent.train.base_models import load_weights
+
+    load_weights(model, path)
     state = torch.load(path / "rl_state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"])
@@ -452,6 +452,7 @@ class RLTrainer:
     def __init__(self, cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, toolbox=None):
         import torch
 
+        from webagent.train.base_models import is_adapter_dir, load_causal_lm
         from webagent.train.models import build_model
         from webagent.train.sft import make_optimizer
         from webagent.train.tokenizer import load_tokenizer
@@ -459,7 +460,10 @@ class RLTrainer:
         self.cfg, self.judge = cfg, _judge(judge)
         self.device = _device(cfg.device)
         self.tokenizer = load_tokenizer(cfg.tokenizer or cfg.policy)
-        self.model = build_model(cfg.policy, self.tokenizer, dtype=torch.float32).to(self.device)
+        if is_adapter_dir(cfg.policy):  # a LoRA policy: RL trains its adapter, the base stays frozen
+            self.model = load_causal_lm(cfg.policy, dtype=torch.float32, trainable_adapter=True).to(self.device)
+        else:
+            self.model = build_model(cfg.policy, self.tokenizer, dtype=torch.float32).to(self.device)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.ref = None
         if cfg.kl_coef:
@@ -640,8 +644,9 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
         bar.close()
         await trainer.aclose()
     if trainer.step_no >= cfg.steps:
-        trainer.model.save_pretrained(out, safe_serialization=True)
-        trainer.tokenizer.save_pretrained(out)
+        from webagent.train.base_models import save_policy
+
+        trainer.model = save_policy(trainer.model, trainer.tokenizer, out)
     return RLResult(str(out), trainer.step_no, rec, summary)
 
 

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.train.base_models import load_weights, save_policy
 from webagent.train.data import IGNORE, DataStats, PackedRows, encode_records, load_chats, pack, split_eval
 from webagent.train.masking import Encoded
 from webagent.train.models import build_model, count_parameters, is_preset, train_defaults
@@ -330,17 +331,8 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 def load_checkpoint(path: Path, model, optimizer) -> int:
     """Restore weights, optimizer and RNG from ``path``; returns the step to continue from."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    from webagent.train.base_models import is_adapter_dir
-
-    if is_adapter_dir(path):  # a LoRA run: its checkpoints hold the adapter only
-        from peft import load_peft_weights, set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_peft_weights(str(path)))
-    else:
-        saved = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-        model.load_state_dict(saved.state_dict())
+    load_weights(model, path)  # a LoRA run's checkpoints hold the adapter only
     state = torch.load(path / "trainer_state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
     _set_rng_state(state["rng"])
@@ -458,11 +450,7 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
             _barrier(d)
     bar.close()
     if d.main and end == total:
-        if cfg.lora_r:
-            lm.save_pretrained(out_dir / "adapter", safe_serialization=True)
-            lm = lm.merge_and_unload()
-        lm.save_pretrained(out_dir, safe_serialization=True)
-        tokenizer.save_pretrained(out_dir)
+        lm = save_policy(lm, tokenizer, out_dir)
     _barrier(d)
     return SFTResult(str(out_dir), end, state.last_loss, eval_loss, state.tokens_per_s, count_parameters(lm),
                      {"chats": stats.chats, "truncated": stats.truncated, "dropped": stats.dropped,

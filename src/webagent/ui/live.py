@@ -190,12 +190,15 @@ def _baseline(req: LiveRequest) -> Any:
 def _local(req: LiveRequest) -> Any:
     """A Hugging Face model directory on this machine, run in its own runtime when it has one
     (``webagent_agent.json``: the prompt, search hits and evidence budget it was trained with)."""
-    from webagent.checkpoints import find_checkpoint, load_runtime, runtime_grounding
+    from webagent.checkpoints import default_policy, load_runtime, runtime_grounding
     from webagent.llm.factory import make_model
 
-    path = req.model or str(find_checkpoint("nano") or "")
+    path = req.model
     if not path:
-        raise ValueError("name a model directory (no shipped checkpoint is installed)")
+        default, why = default_policy()
+        if default is None:
+            raise ValueError(f"name a model directory (the shipped policy is not available: {why})")
+        path = str(default)
     if not Path(path).is_dir():
         raise ValueError(f"no model directory at {path}")
     runtime = load_runtime(path)
