@@ -34,6 +34,11 @@ def test_reader_splits_at_newline_only(tmp_path):
     assert read_jsonl(bad, skip_bad=True) == [{"a": 1}, {"a": 2}]
     assert [r for _, r in iter_text(bad.read_text(), skip_bad=True)] == [{"a": 1}, {"a": 2}]
     assert read_jsonl(tmp_path / "missing.jsonl", missing_ok=True) == []
+    import gzip
+
+    gz = tmp_path / "r.jsonl.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_jsonl(gz) == recs
 
 
 def test_every_package_reader_keeps_records_with_line_separators_whole(tmp_path):

@@ -12,6 +12,7 @@ the reader asks to skip bad lines (browsing, caches).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterator
@@ -48,9 +49,14 @@ def iter_text(text: str, *, source: str = "<text>", torn_ok: bool = True,
 
 
 def iter_lines(path: str | os.PathLike, *, encoding: str = "utf-8", errors: str = "strict") -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of a file, streamed, split at ``"\\n"`` only; each line keeps its
-    ``"\\n"`` (the last one lacks it when the file ends in a torn write)."""
-    with open(path, encoding=encoding, errors=errors, newline="\n") as f:
+    """``(line number, line)`` of a file (gzip-compressed when its name ends in ``.gz``), streamed,
+    split at ``"\\n"`` only; each line keeps its ``"\\n"`` (the last one lacks it when the file
+    ends in a torn write)."""
+    if str(path).endswith(".gz"):
+        f = gzip.open(path, "rt", encoding=encoding, errors=errors, newline="\n")
+    else:
+        f = open(path, encoding=encoding, errors=errors, newline="\n")  # noqa: SIM115
+    with f:
         yield from enumerate(f, 1)
 
 
