@@ -190,3 +190,48 @@ def test_empty_text_page(tmp_path):
 def test_with_text_returns_full_text(index):
     hit = index.search("Quellin shipwright", with_text=True)[0]
     assert hit.extra["text"] == next(p.text for p in PAGES if p.url == hit.url)
+
+
+def _tantivy_threads() -> list[str]:
+    import os
+
+    names = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return [n for n in names if "tantivy" in n]
+
+
+def test_built_index_leaves_nothing_running_in_its_directory(tmp_path):
+    """A build leaves no tantivy thread that could write into the directory (its owner may remove
+    it at once); an opened index never reloads, so it never recreates a lock file there."""
+    import os
+    import shutil
+    import time
+
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc to list threads")
+    directory = tmp_path / "idx"
+    time.sleep(0.7)  # a dropped tantivy index stops its watcher thread within tantivy's 500 ms poll
+    before = len(_tantivy_threads())  # indexes other tests hold open
+    built = SearchIndex.build(PAGES, directory)
+    time.sleep(0.7)  # the writer's own index is dropped: its watcher stops too
+    assert len(_tantivy_threads()) <= before
+    assert len(built) == len(PAGES)  # from the metadata, without opening tantivy
+    del built
+    shutil.rmtree(directory)  # nothing writes into it meanwhile
+
+    SearchIndex.build(PAGES, directory)
+    opened = SearchIndex.open(directory)
+    assert opened.search("velor")
+    lock = directory / ".tantivy-meta.lock"
+    lock.unlink()
+    meta = directory / "meta.json"
+    meta.write_text(meta.read_text() + " ")  # a watching reader would reload, taking the lock again
+    time.sleep(0.7)  # tantivy polls meta.json every 500 ms
+    assert not lock.exists()
+    assert opened.search("velor")
+    opened.close()

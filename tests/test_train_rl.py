@@ -16,6 +16,7 @@ from webagent.train.rl import RLConfig, RLTrainer, prefilter_tasks, train_rl  # 
 
 SHORT_PROMPT = 'system = "Research assistant. Date {date}."\nuser = "{question}"\n'
 WRONG = "May 3"
+REPLIES = [f"<think>\nI recall it.\n</think>\n<answer>{a}</answer>" for a in ("1788", WRONG)]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,45 @@ def _weights(path):
     return {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(path).state_dict().items()}
 
 
+def _scripted_local(replies):
+    """``rl._local`` whose policy decodes scripted replies instead of sampling: the n-th request
+    with a given prompt gets ``replies[n % len(replies)]``. Everything else is the real sampler:
+    the policy's own forward passes, its logprobs of those tokens, the real tools and judge. So a
+    step sees well-formed replies with reward spread whatever a tiny random model would sample."""
+    from collections import Counter
+
+    from webagent.llm.local import LocalConfig, LocalModel
+
+    class Scripted(LocalModel):
+        seen: Counter = Counter()
+
+        def _decode_batch(self, batch):
+            eos = min(self.eos_ids)
+            self._script, self._pos = [], 0
+            for req in batch:
+                key = tuple(req.prompt_ids)
+                reply = replies[self.seen[key] % len(replies)]
+                self.seen[key] += 1
+                self._script.append(self.tokenizer(reply, add_special_tokens=False)["input_ids"] + [eos])
+            return super()._decode_batch(batch)
+
+        def _sample(self, logits, temps, top_ps):
+            pos, self._pos = self._pos, self._pos + 1
+            return torch.tensor([s[min(pos, len(s) - 1)] for s in self._script], device=logits.device)
+
+    def local(model, tokenizer, cfg, device, step):
+        lc = LocalConfig(path=cfg.policy, device=str(device), max_batch=max(1, cfg.concurrency),
+                         max_new_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p)
+        return Scripted(lc, model=model, tokenizer=tokenizer)
+
+    return local
+
+
 @pytest.mark.parametrize("algorithm", ["dupo", "dapo"])
-def test_rl_step_changes_weights_and_logs_metrics(setup, algorithm, tmp_path):
+def test_rl_step_changes_weights_and_logs_metrics(setup, algorithm, tmp_path, monkeypatch):
+    import webagent.train.rl as rl
+
+    monkeypatch.setattr(rl, "_local", _scripted_local(REPLIES))
     before = _weights(setup["policy"])
     out = tmp_path / algorithm
     result = train_rl(_cfg(setup, out, algorithm=algorithm, steps=1), setup["tasks"])
@@ -69,7 +107,8 @@ def test_rl_step_changes_weights_and_logs_metrics(setup, algorithm, tmp_path):
                 "response_tokens", "turns", "truncated", "reward_format", "reward_answer", "seconds", "logprob_diff"):
         assert key in rec, key
     assert rec["skipped"] == 0 and rec["opt_steps"] == 2 and rec["trained_tokens"] > 0
-    assert 0 < rec["reward_format"] <= 1 and 0 <= rec["zero_spread"] < 1
+    # Every reply is well formed and each group holds both answers, half of them right.
+    assert rec["reward_format"] == 1 and rec["reward_answer"] == 0.5 and rec["zero_spread"] == 0
     assert rec["entropy"] > 0
     assert rec["logprob_diff"] < 1e-4  # sampler and trainer agree on the behaviour logprobs
     if algorithm == "dapo":
@@ -134,14 +173,13 @@ def test_each_task_rolls_out_on_the_world_it_names(setup, world_dir, tmp_path):
 def test_rollout_rows_follow_the_mask_contract(setup, world, tmp_path):
     from webagent.tools.toolbox import Toolbox, WebConfig
     from webagent.train.masking import encode_trajectory
-    from webagent.train.rl import _local
 
     cfg = _cfg(setup, tmp_path).resolved()
 
     async def go():
         async with Toolbox(WebConfig(web="offline"), world=world) as tb:
             trainer = RLTrainer(cfg, setup["tasks"], toolbox=tb)
-            local = _local(trainer.model, trainer.tokenizer, cfg, trainer.device, 0)
+            local = _scripted_local(REPLIES)(trainer.model, trainer.tokenizer, cfg, trainer.device, 0)
             try:
                 return await trainer.rollout_groups(setup["tasks"], local), trainer.tokenizer
             finally:
@@ -163,7 +201,7 @@ def test_rollout_rows_follow_the_mask_contract(setup, world, tmp_path):
             row = r.rows[0]
             assert enc.input_ids[:len(row)] == row.input_ids and enc.loss_mask[:len(row)] == row.loss_mask
             single += 1
-    assert single > 0
+    assert single == len(rollouts)  # every scripted reply answers at once
 
 
 def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import iter_lines, read_jsonl, split_lines
 from webagent.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def completed_ids(path: str | os.PathLike) -> set[str]:
         with open(path, "r+b") as f:
             f.truncate(good)
     ids = set()
-    for n, line in enumerate(data[:good].splitlines(), 1):
+    for n, line in enumerate(split_lines(data[:good].decode("utf-8")), 1):
         if not line.strip():
             continue
         try:
@@ -141,21 +142,12 @@ def _pending(tasks: Iterable[dict[str, Any]], done: set[str], summary: RunSummar
 
 def read_tasks(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read a JSONL task file, with the line number in any error."""
-    tasks = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    tasks.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-    return tasks
+    return read_jsonl(path, torn_ok=False)
 
 
 def read_results(path: str | os.PathLike) -> list[Trajectory]:
     """Load the trajectories of a results file."""
-    with open(path, encoding="utf-8") as f:
-        return [Trajectory.from_json(line) for line in f if line.strip()]
+    return [Trajectory.from_json(line) for _, line in iter_lines(path) if line.strip()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import iter_text
+
 FORMATS = ("auto", "jsonl", "webwalkerqa", "gaia", "browsecomp", "browsecomp-zh", "xbench", "synth")
 SEARCH_VISIT, ROOT_CLICK, ANY = "search+visit", "root_url+click", "any"
 
@@ -111,14 +113,7 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a list of records")
         return data
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-    return rows
+    return [rec for _, rec in iter_text(text, source=str(path), torn_ok=False)]
 
 
 def _read_xlsx(path: Path) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from webagent.jsonl import read_jsonl
 from webagent.llm.base import ChatModel
 from webagent.prompts import load_prompts
 
@@ -385,12 +386,12 @@ class VerdictCache:
 
     def __post_init__(self) -> None:
         if self.path and Path(self.path).exists():
-            for line in Path(self.path).read_text(encoding="utf-8").splitlines():
+            # A torn last line from a killed run: that verdict is simply redone.
+            for row in read_jsonl(self.path, skip_bad=True):
                 try:
-                    row = json.loads(line)
                     self._data[row["key"]] = row["verdict"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a torn last line from a killed run: that verdict is simply redone
+                except (KeyError, TypeError):
+                    continue
 
     @staticmethod
     def key(judge_id: str, question: str, gold: Any, prediction: Any, aliases: Any = None) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from webagent.agents.runner import run_tasks
 from webagent.eval.judges import CachedJudge, VerdictCache, judge_label
 from webagent.eval.report import write_report
+from webagent.jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
 JUDGE_FIELDS = ("judge", "judge_model", "judge_base_url", "judge_api_key_env")
@@ -115,14 +116,8 @@ async def _judge_all(records: dict[Path, list[dict[str, Any]]], tasks: dict[str,
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line of a killed run: that episode was never finished
-    return out
+    # skip_bad: a torn last line of a killed run: that episode was never finished
+    return read_jsonl(path, skip_bad=True)
 
 
 def _gold_by_task(cfg: Any, world: Any) -> tuple[dict[str, dict[str, Any]], bool]:

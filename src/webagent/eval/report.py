@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.eval.metrics import summarize
+from webagent.jsonl import read_jsonl
 
 DEFINITIONS = {
     "pass@1 (run i)": "share of questions answered correctly in run i",
@@ -27,13 +28,8 @@ def load_records(out_dir: str | Path) -> list[dict[str, Any]]:
     """All result records of a directory (``run-*.jsonl``), a torn last line ignored."""
     records = []
     for path in sorted(Path(out_dir).glob("run-*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn write from a killed run; the next resume repairs it
+        # skip_bad: a torn write from a killed run; the next resume repairs it
+        records += read_jsonl(path, skip_bad=True)
     return records
 
 

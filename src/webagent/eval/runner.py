@@ -27,6 +27,7 @@ from webagent import protocol as P
 from webagent.agents.runner import completed_ids, run_tasks, task_id
 from webagent.eval.benchmarks import ROOT_CLICK, SEARCH_VISIT, Benchmark, load_benchmark
 from webagent.eval.judges import CachedJudge, LLMJudge, RuleJudge, VerdictCache, judge_label
+from webagent.jsonl import read_jsonl
 from webagent.llm.base import ChatModel
 from webagent.llm.factory import make_model
 from webagent.llm.grounding import parse_grounding
@@ -279,11 +280,9 @@ def _progress_state(paths: list[Path]) -> tuple[int, int]:
     done = correct = 0
     for p in paths:
         completed_ids(p)  # repairs a torn last line before counting
-        if p.exists():
-            for line in p.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    done += 1
-                    correct += bool(json.loads(line).get("correct"))
+        for rec in read_jsonl(p, missing_ok=True):
+            done += 1
+            correct += bool(rec.get("correct"))
     return done, correct
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import read_jsonl, split_lines
 from webagent.world.graph import Fact, KnowledgeGraph
 from webagent.world.phrasing import surface_forms
 
@@ -293,7 +294,7 @@ class JsonlWriter:
             with open(self.path, "r+b") as fh:
                 fh.truncate(cut)
             self.repaired = True
-        for line in data[:cut].decode("utf-8").splitlines():
+        for line in split_lines(data[:cut].decode("utf-8")):
             if not line.strip():
                 continue
             try:
@@ -324,15 +325,7 @@ class JsonlWriter:
 
 def read_records(path: str | os.PathLike) -> list[QARecord]:
     """Every complete record of a JSONL file (ours or a released WebWalkerQA/WebDancer file)."""
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    out.append(QARecord.from_dict(json.loads(line)))
-                except json.JSONDecodeError:
-                    continue  # a torn last line
-    return out
+    return [QARecord.from_dict(d) for d in read_jsonl(path, skip_bad=True)]  # skip_bad: a torn last line
 
 
 # -- run summary -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import read_jsonl
 from webagent.llm.grounding import special_ids
 from webagent.train.data import IGNORE
 
@@ -165,7 +166,7 @@ def train_copy(cfg: CopyConfig) -> CopyResult:
     if ckpt is not None:
         start = load_checkpoint(ckpt, lm, opt)
     # The log keeps exactly the steps up to the checkpoint resumed from: no step twice.
-    recs = [json.loads(x) for x in log.read_text().splitlines() if x] if log.is_file() else []
+    recs = read_jsonl(log, missing_ok=True)
     recs = [r for r in recs if r["step"] <= start]
     log.write_text("".join(json.dumps(r) + "\n" for r in recs))
     (out / "copy_config.json").write_text(json.dumps(asdict(cfg), indent=2))

@@ -15,13 +15,13 @@ first token of the next one. Labels are already shifted: ``labels[i]`` is the ta
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import iter_jsonl
 from webagent.train.masking import Encoded, encode_trajectory
 
 IGNORE = -100
@@ -59,17 +59,10 @@ def read_jsonl(paths: str | Path | Iterable[str | Path]) -> Iterator[tuple[str, 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"training data not found: {path}")
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{n}: expected a JSON object")
-                yield f"{path}:{n}", record
+        for n, record in iter_jsonl(path, torn_ok=False):
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{n}: expected a JSON object")
+            yield f"{path}:{n}", record
 
 
 @dataclass

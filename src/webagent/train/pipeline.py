@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.checkpoints import AgentRuntime
+from webagent.jsonl import read_jsonl
 from webagent.train.models import train_defaults
 
 STAGES = ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dapo", "rl-dupo", "eval", "report")
@@ -240,7 +241,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def _hash_order(items: list[dict[str, Any]], salt: str) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import read_jsonl
 from webagent.llm.grounding import parse_grounding
 from webagent.train.grpo import (
     Group,
@@ -652,7 +653,7 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
 
 def metrics_summary(log: Path) -> dict[str, float]:
     """Means of the numeric metrics of an ``rl_log.jsonl`` (for reports and benchmarks)."""
-    recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    recs = read_jsonl(log)
     keys = {k for r in recs for k, v in r.items() if isinstance(v, int | float)}
     return {k: sum(r.get(k, 0) for r in recs) / len(recs) for k in sorted(keys)} if recs else {}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent import protocol as P
+from webagent.jsonl import read_jsonl as _read_jsonl
 from webagent.trajectory import Trajectory
 
 
@@ -30,18 +31,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            if n == len(lines):  # the last line has no newline: a torn write
-                continue
-            raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-    return out
+    return _read_jsonl(path)
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.agents.runner import completed_ids, run_tasks, task_id
+from webagent.jsonl import read_jsonl
 from webagent.trajectories.records import qa_id
 from webagent.trajectories.teachers import Teacher
 
@@ -116,13 +117,7 @@ def _solved(path: Path) -> set[str]:
     """QA ids with a correct attempt in the output file."""
     if not path.exists():
         return set()
-    out = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            if rec.get("correct"):
-                out.add(qa_id(rec))
-    return out
+    return {qa_id(rec) for rec in read_jsonl(path) if rec.get("correct")}
 
 
 class _Episode:

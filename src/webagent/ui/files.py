@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import iter_lines
+
 MAX_ROWS = 5000
 """Rows read from one JSONL file; the page says when a file had more."""
 
@@ -49,22 +51,21 @@ class JsonlFile:
 
 def read_jsonl(path: Path, limit: int = MAX_ROWS) -> JsonlFile:
     out = JsonlFile()
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            if len(out.rows) >= limit:
-                out.truncated = True
-                break
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                out.skipped += 1
-                continue
-            if isinstance(row, dict):
-                out.rows.append(row)
-            else:
-                out.skipped += 1
+    for _, line in iter_lines(path, errors="replace"):
+        if not line.strip():
+            continue
+        if len(out.rows) >= limit:
+            out.truncated = True
+            break
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            out.skipped += 1
+            continue
+        if isinstance(row, dict):
+            out.rows.append(row)
+        else:
+            out.skipped += 1
     return out
 
 

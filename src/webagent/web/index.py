@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,14 +134,36 @@ class IndexConfig:
 
 
 class SearchIndex:
-    """A read-only BM25 index over pages: ``SearchIndex.build(pages, dir)`` then ``search(q)``."""
+    """A read-only BM25 index over pages: ``SearchIndex.build(pages, dir)`` then ``search(q)``.
 
-    def __init__(self, index: tantivy.Index, directory: Path, meta: dict):
-        self._index = index
-        self._schema = index.schema
-        self._searcher = index.searcher()  # the index never changes after build: one searcher
+    The tantivy index is opened on the first search, not before: opening starts a tantivy thread
+    that watches the directory and takes a lock file in it, and an index that was only built (or
+    only checked) must leave nothing running that could write into a directory its owner is about
+    to move or delete. Once open, the reader never reloads (the index never changes after build),
+    and :meth:`close` lets the tantivy objects go."""
+
+    def __init__(self, directory: Path, meta: dict):
         self.directory = directory
         self.meta = meta
+        self._lock = threading.Lock()
+        self._index: tantivy.Index | None = None
+        self._tv_searcher = None
+
+    @property
+    def _searcher(self):
+        if self._tv_searcher is None:
+            with self._lock:
+                if self._tv_searcher is None:
+                    index = tantivy.Index.open(str(self.directory))
+                    index.config_reader("Manual", 0)  # no watcher-driven reloads: the files never change
+                    self._index, self._schema = index, index.schema
+                    self._tv_searcher = index.searcher()
+        return self._tv_searcher
+
+    def close(self) -> None:
+        """Let the tantivy index go (a later search opens it again)."""
+        with self._lock:
+            self._index = self._tv_searcher = None
 
     # -- building and opening ----------------------------------------------------------------
 
@@ -171,7 +194,8 @@ class SearchIndex:
 
     @classmethod
     def open(cls, directory: str | os.PathLike) -> SearchIndex:
-        """Open an index written by :meth:`build` (instant: tantivy memory-maps its files)."""
+        """Open an index written by :meth:`build`: its metadata is checked now, its files are
+        memory-mapped on the first search."""
         directory = Path(directory)
         meta_path = directory / META_FILE
         if not meta_path.exists():
@@ -182,10 +206,10 @@ class SearchIndex:
                 f"{directory} was built by another version (format {meta.get('format')}, analyzer "
                 f"{meta.get('analyzer')!r}); rebuild it"
             )
-        return cls(tantivy.Index.open(str(directory)), directory, meta)
+        return cls(directory, meta)
 
     def __len__(self) -> int:
-        return self._searcher.num_docs
+        return int(self.meta.get("documents", 0)) if self._tv_searcher is None else self._tv_searcher.num_docs
 
     def __repr__(self) -> str:
         return f"SearchIndex({str(self.directory)!r}, documents={len(self)})"
@@ -214,12 +238,13 @@ class SearchIndex:
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
+        searcher = self._searcher
         q = self._build_query(terms, site=site, lang=lang, kind=kind)
-        result = self._searcher.search(q, limit=k, count=False, offset=max(0, offset))
+        result = searcher.search(q, limit=k, count=False, offset=max(0, offset))
         snipper = Snippeter(terms)
         hits = []
         for score, address in result.hits:
-            doc = self._searcher.doc(address)
+            doc = searcher.doc(address)
             text = doc.get_first("body").decode("utf-8")
             hit = Hit(
                 title=doc.get_first("title"),

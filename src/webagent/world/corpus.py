@@ -27,7 +27,6 @@ place, so a crash never leaves a half-imported corpus.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html as html_lib
 import json
@@ -39,9 +38,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from webagent.jsonl import iter_lines
 from webagent.types import Page
 from webagent.urls import TEST_TLD, normalize_url
 
@@ -171,12 +171,6 @@ def document_page(doc: dict[str, Any], config: CorpusConfig | None = None) -> Pa
                 kind="doc", date=str(doc["date"]) if doc.get("date") else None, site=f"http://{host}/")
 
 
-def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def read_documents(path: str | os.PathLike, config: CorpusConfig | None = None,
                    report: ImportReport | None = None) -> Iterator[Page]:
     """Pages of a JSONL (or ``.jsonl.gz``) corpus, streamed; bad lines go to ``report.skipped``."""
@@ -184,17 +178,16 @@ def read_documents(path: str | os.PathLike, config: CorpusConfig | None = None,
     if not path.exists():
         raise FileNotFoundError(f"corpus file not found: {path}")
     report = report if report is not None else ImportReport()
-    with _open(path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-                if not isinstance(doc, dict):
-                    raise ValueError("not a JSON object")
-                yield document_page(doc, config)
-            except (ValueError, json.JSONDecodeError) as e:
-                report.skipped.append((n, str(e)))
+    for n, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+            yield document_page(doc, config)
+        except (ValueError, json.JSONDecodeError) as e:
+            report.skipped.append((n, str(e)))
 
 
 # --- the import ------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import iter_jsonl
+
 
 @dataclass
 class Entity:
@@ -159,7 +161,5 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    for _, rec in iter_jsonl(path, torn_ok=False):
+        yield rec

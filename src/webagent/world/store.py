@@ -144,3 +144,5 @@ class WorldStore:
 
     def close(self) -> None:
         self._con.close()
+        if self._index is not None:
+            self._index.close()

@@ -1,0 +1,86 @@
+"""The package's one JSONL reader.
+
+A JSONL record ends at ``"\\n"`` and nowhere else. ``str.splitlines`` also breaks at U+2028,
+U+2029, U+0085, ``\\x1c``-``\\x1e``, ``\\v`` and ``\\f``, which ``json.dumps(..., ensure_ascii=False)``
+writes raw inside strings and which model output and web pages do contain; reading with it cuts a
+record in two. Every JSONL file of the package is read through here.
+
+A crash mid-write leaves a torn last line (no ``"\\n"`` after it); readers skip it by default and
+say so through ``torn_ok``. A bad line anywhere else is an error naming the file and line, unless
+the reader asks to skip bad lines (browsing, caches).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of JSONL text, split at ``"\\n"`` only (a trailing ``"\\r"`` stays; JSON ignores it)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last record
+    return lines
+
+
+def iter_text(text: str, *, source: str = "<text>", torn_ok: bool = True,
+              skip_bad: bool = False) -> Iterator[tuple[int, Any]]:
+    """``(line number, record)`` of every non-blank line of ``text``.
+
+    ``torn_ok``: a last line without a newline that is not valid JSON is a torn write and skipped.
+    ``skip_bad``: any line that is not valid JSON is skipped. Otherwise a bad line raises
+    ``ValueError("SOURCE:N: not valid JSON (...)")``."""
+    lines = text.split("\n")
+    last = len(lines)
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            if skip_bad or (torn_ok and n == last):
+                continue
+            raise ValueError(f"{source}:{n}: not valid JSON ({e.msg})") from None
+
+
+def iter_lines(path: str | os.PathLike, *, encoding: str = "utf-8", errors: str = "strict") -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a file (gzip-compressed when its name ends in ``.gz``), streamed,
+    split at ``"\\n"`` only; each line keeps its ``"\\n"`` (the last one lacks it when the file
+    ends in a torn write)."""
+    if str(path).endswith(".gz"):
+        f = gzip.open(path, "rt", encoding=encoding, errors=errors, newline="\n")
+    else:
+        f = open(path, encoding=encoding, errors=errors, newline="\n")  # noqa: SIM115
+    with f:
+        yield from enumerate(f, 1)
+
+
+def iter_jsonl(path: str | os.PathLike, *, torn_ok: bool = True, skip_bad: bool = False,
+               encoding: str = "utf-8") -> Iterator[tuple[int, Any]]:
+    """``(line number, record)`` of every non-blank line of a JSONL file, streamed (see
+    :func:`iter_text` for ``torn_ok`` and ``skip_bad``)."""
+    for n, line in iter_lines(path, encoding=encoding):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            if skip_bad or (torn_ok and not line.endswith("\n")):
+                continue
+            raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+
+
+def read_jsonl(path: str | os.PathLike, *, torn_ok: bool = True, skip_bad: bool = False,
+               missing_ok: bool = False, encoding: str = "utf-8") -> list[Any]:
+    """Every record of a JSONL file (``missing_ok``: ``[]`` when it does not exist)."""
+    if missing_ok and not Path(path).is_file():
+        return []
+    return [rec for _, rec in iter_jsonl(path, torn_ok=torn_ok, skip_bad=skip_bad, encoding=encoding)]
+
+
+__all__ = ["iter_jsonl", "iter_lines", "iter_text", "read_jsonl", "split_lines"]
