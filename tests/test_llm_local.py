@@ -146,3 +146,27 @@ def test_bad_input_fails_clearly(model_dir, lm):
         gen_all(lm, [(msgs("Quarnby " * 600), {})])
     with pytest.raises(ValueError, match="unknown dtype"):
         pick_device_dtype("cpu", "float13")
+
+
+def test_prefix_cache_reuses_the_last_turn_and_changes_nothing(model_dir):
+    """An episode's second turn extends its first: with the prefix cache only the new tokens are
+    computed, and the replies, ids and logprobs are those of a full recomputation, also when a
+    cached row and a fresh one share a batch."""
+    cached = LocalModel(LocalConfig(str(model_dir), temperature=0.0, max_new_tokens=16, batch_window=0.05))
+    plain = LocalModel(LocalConfig(str(model_dir), temperature=0.0, max_new_tokens=16, batch_window=0.05,
+                                   prefix_cache=0))
+
+    async def episode(model):
+        first = msgs("Where is the Velor Conference 2024 held?")
+        a = await model.generate(first)
+        second = first + [{"role": "assistant", "content": a.text},
+                          {"role": "user", "content": P.format_tool_response("Quarnby is a harbour town.")}]
+        b, c = await asyncio.gather(model.generate(second), model.generate(msgs("Who is the general chair?")))
+        return a, b, c
+
+    with_cache, without = asyncio.run(episode(cached)), asyncio.run(episode(plain))
+    assert cached.usage["cached_prompt_tokens"] >= len(with_cache[0].prompt_token_ids)  # the first turn was reused
+    assert plain.usage["cached_prompt_tokens"] == 0
+    for x, y in zip(with_cache, without, strict=True):
+        assert x.token_ids == y.token_ids and x.text == y.text
+        assert max(abs(p - q) for p, q in zip(x.logprobs, y.logprobs, strict=True)) < 1e-4

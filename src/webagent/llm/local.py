@@ -69,10 +69,18 @@ class LocalConfig:
     trust_remote_code: bool = False
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra variables for the chat template, e.g. ``{"enable_thinking": False}``."""
+    prefix_cache: int = 32
+    """Conversations whose keys and values are kept, so an episode's next turn computes only its
+    new tokens (0: off). Valid while the weights stay as they are: an RL trainer builds a new
+    model object after each update."""
     grounding: str | tuple[str, ...] = ()
     """Rules of grounded decoding: ``format`` (replies keep to the protocol), ``url``, ``query``,
     ``answer`` (values kept to the conversation's text); a tuple, or one comma-separated string;
     ``all``: the four; see :mod:`webagent.llm.grounding`. Empty: sample freely."""
+
+
+_MIN_REUSE = 16
+"""Fewer shared tokens than this are not worth the cache's bookkeeping."""
 
 
 @dataclass
@@ -135,6 +143,8 @@ class LocalModel:
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         self._cache_arg = _cache_arg(self.model)
+        self._prefixes: dict[int, tuple[Any, list]] = {}  # insertion order = age, for eviction
+        self._prefix_key = 0
         self._torch = torch
         self._generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         # One worker thread: batches run one after another on the model, never interleaved.
@@ -145,7 +155,7 @@ class LocalModel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batch_sizes: list[int] = []
         """Size of every batch decoded so far (to see batching at work)."""
-        self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached_prompt_tokens": 0}
 
     # --- the ChatModel interface ----------------------------------------------------------------
     async def generate(
@@ -231,11 +241,9 @@ class LocalModel:
         with self._lock, torch.inference_mode():
             self.batch_sizes.append(len(batch))
             rows = [_Row(r) for r in batch]
-            ids, mask = self._left_pad([r.prompt_ids for r in batch])
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            cache, step_ids, mask, step_pos = self._prefill_inputs(batch)
             temps = torch.tensor([r.temperature for r in batch], device=self.device, dtype=torch.float32)
             top_ps = torch.tensor([r.top_p for r in batch], device=self.device, dtype=torch.float32)
-            cache, step_ids, step_pos = None, ids, positions
             for _ in range(max(r.max_new for r in batch)):
                 # logits_to_keep=1: the prompt pass needs the next token's logits only, not the
                 # vocabulary projection of every prompt position (a fifth of a small model's prefill).
@@ -253,12 +261,92 @@ class LocalModel:
                 step_ids = chosen[:, None]
                 step_pos = step_pos[:, -1:] + 1
                 mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            if self.config.prefix_cache:
+                self._remember(rows, cache, mask)
             completions = [self._completion(r) for r in rows]
         for c in completions:
             self.usage["requests"] += 1
             self.usage["prompt_tokens"] += c.prompt_tokens
             self.usage["completion_tokens"] += c.completion_tokens
         return completions
+
+    # --- prefix cache: an agent's next turn extends its last one ---------------------------------
+    def _prefill_inputs(self, batch: list[_Request]):
+        """``(cache, input ids, attention mask, position ids)`` of a batch's first forward pass.
+
+        Each turn of an episode is the previous prompt plus the reply and a tool response, so the
+        keys and values of its longest prefix seen before (kept by :meth:`_remember`) are reused
+        and only the new tokens are computed. Row ``r`` of the batch is laid out as
+        ``[pad | its cached prefix | pad | its new tokens]``: the cached parts are left-padded to
+        the longest one, the new tokens to the longest new part, and the attention mask and
+        explicit positions make the holes invisible."""
+        torch = self._torch
+        found = [self._lookup(r.prompt_ids) for r in batch]
+        self.usage["cached_prompt_tokens"] += sum(n for n, _ in found)
+        if not any(n for n, _ in found):
+            ids, mask = self._left_pad([r.prompt_ids for r in batch])
+            return None, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+        from transformers.cache_utils import DynamicCache
+
+        past = max(n for n, _ in found)
+        new = [r.prompt_ids[n:] for r, (n, _) in zip(batch, found, strict=True)]
+        width = max(len(x) for x in new)
+        rows = len(batch)
+        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, past + width), dtype=torch.long)
+        pos = torch.zeros((rows, width), dtype=torch.long)
+        for i, ((n, _), x) in enumerate(zip(found, new, strict=True)):
+            ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
+            mask[i, past - n:past] = 1
+            mask[i, past + width - len(x):] = 1
+            pos[i, width - len(x):] = torch.arange(n, n + len(x))
+        cache = DynamicCache(config=self.model.config)
+        for layer in range(len(next(kv for n, kv in found if n))):
+            keys, values = [], []
+            for n, kv in found:
+                k, v = kv[layer] if n else next(kv for m, kv in found if m)[layer]
+                pad = past - n
+                keys.append(torch.nn.functional.pad(k[:, :, :n], (0, 0, pad, 0)))
+                values.append(torch.nn.functional.pad(v[:, :, :n], (0, 0, pad, 0)))
+            cache.update(torch.cat(keys).to(self.device), torch.cat(values).to(self.device), layer)
+        return cache, ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
+    def _lookup(self, prompt: list[int]) -> tuple[int, Any]:
+        """The longest reusable prefix of ``prompt`` among the kept caches: ``(tokens, per-layer
+        (keys, values))``, or ``(0, None)``. At least one token is always left to compute."""
+        import numpy as np
+
+        best, kv = 0, None
+        want = np.asarray(prompt)
+        for ids, layers in self._prefixes.values():
+            n = min(len(ids), len(want) - 1)
+            differ = np.flatnonzero(ids[:n] != want[:n])
+            common = int(differ[0]) if differ.size else n
+            if common > best:
+                best, kv = common, layers
+        return (best, kv) if best >= _MIN_REUSE else (0, None)
+
+    def _remember(self, rows: list[_Row], cache, mask) -> None:
+        """Keep each row's keys and values of the tokens it was fed (prompt and reply but its last
+        token), evicting the prefix it extends and then the oldest entries."""
+        import numpy as np
+
+        length = cache.get_seq_length()
+        for i, row in enumerate(rows):
+            seq = list(row.req.prompt_ids) + row.token_ids[:-1]
+            cols = mask[i, :length].nonzero().flatten()[:len(seq)]
+            if len(cols) < len(seq):
+                continue
+            layers = [(layer.keys[i:i + 1, :, cols].clone(), layer.values[i:i + 1, :, cols].clone())
+                      for layer in cache.layers]
+            ids = np.asarray(seq)
+            for key, (old, _) in list(self._prefixes.items()):
+                if len(old) <= len(ids) and np.array_equal(old, ids[:len(old)]):
+                    del self._prefixes[key]  # this turn extends it: the old entry is no use any more
+            self._prefixes[self._prefix_key] = (ids, layers)
+            self._prefix_key += 1
+            while len(self._prefixes) > self.config.prefix_cache:
+                self._prefixes.pop(next(iter(self._prefixes)))
 
     def _left_pad(self, prompts: list[list[int]]):
         torch = self._torch

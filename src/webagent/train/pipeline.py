@@ -125,6 +125,9 @@ class PipelineConfig:
     vanilla_runs: int | None = None
     """Runs of the vanilla arm (None: ``eval_runs``). On a CPU it is the slowest arm: the base model
     zero-shot rambles to its token cap every turn."""
+    vanilla_questions: int | None = None
+    """Held-out questions of the vanilla arm (the first N, which the stratified order spreads over
+    the cells; None: all)."""
     eval_concurrency: int = 64
     """Episodes in flight during evaluation (a local model batches their turns)."""
     eval_temperature: float = 0.6
@@ -167,7 +170,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # compact runtime, its own tokenizer; sized for a 2-core CPU (docs/training.md).
     "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
-                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8, vanilla_runs=1),
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8, vanilla_runs=1,
+                 vanilla_questions=18),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                                     num_attention_heads=2, num_key_value_heads=1),
@@ -539,7 +543,8 @@ def stage_eval(run: Run) -> dict[str, Any]:
         ec = EvalConfig(benchmark=str(run.path("qa", "eval.jsonl")), format="jsonl", runs=runs,
                         concurrency=cfg.eval_concurrency, agent=agent, llm=llm, model=str(model),
                         temperature=cfg.eval_temperature, top_p=cfg.eval_top_p, world=str(run.eval_world()),
-                        max_llm_calls=rt.max_llm_calls, seed=cfg.seed, grounding="none" if arm == "vanilla" else None)
+                        max_llm_calls=rt.max_llm_calls, seed=cfg.seed, grounding="none" if arm == "vanilla" else None,
+                        limit=cfg.vanilla_questions if arm == "vanilla" else None)
         t0 = time.perf_counter()
         report = run_eval(ec, run.path("eval", arm.replace("+", "-")), policy=f"{ARM_LABELS[arm]} ({cfg.model})",
                           progress=cfg.progress, runtime=runtime)
