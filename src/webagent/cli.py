@@ -39,6 +39,8 @@ def _open_world(args):
 def cmd_world_build(args) -> int:
     from webagent.world.build import WorldConfig, build_world
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # before the build, not after it
+        raise NotADirectoryError(20, "not a directory", args.out)
     cfg = WorldConfig(seed=args.seed, size=args.size, zh_share=args.zh_share)
     out = build_world(cfg, Path(args.out), progress=not args.quiet)
     manifest = json.loads((Path(out) / "manifest.json").read_text())
@@ -99,6 +101,9 @@ def _toolbox_run(config, call):
 
 def cmd_search(args) -> int:
     from webagent.tools.toolbox import WebConfig
+    from webagent.urls import check_url
+
+    check_url(args.base_url, "--base-url")
 
     cfg = WebConfig(web="offline" if args.backend == "local" else "live", world=args.world,
                     search=args.backend, search_url=args.base_url, k=args.k,
@@ -109,6 +114,10 @@ def cmd_search(args) -> int:
 
 def cmd_visit(args) -> int:
     from webagent.tools.toolbox import WebConfig
+    from webagent.urls import check_url
+
+    for url in args.url:
+        check_url(url, "URL")
 
     cfg = WebConfig(web=args.web, world=args.world, search="local" if args.web == "offline" else "serper",
                     allow_hosts=tuple(args.allow_host), cache_dir=args.cache_dir, cache_mode=args.cache_mode)
@@ -220,6 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors that come from what the user gave (a path, a value), not from a bug.
+USER_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError, ValueError)
+
+
+def _user_message(e: Exception) -> str:
+    """The error in words: an OSError names its file and says what is wrong with it."""
+    if isinstance(e, IsADirectoryError):
+        return f"{e.filename}: is a directory; give a file here"
+    if isinstance(e, NotADirectoryError):
+        return f"{e.filename}: a file is in the way where a directory is needed"
+    if isinstance(e, PermissionError):
+        return f"{e.filename}: permission denied"
+    if isinstance(e, FileExistsError):
+        return f"{e.filename}: already exists"
+    return str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -234,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:
         # Configuration mistakes get one clear line; anything else is a bug and keeps its traceback.
-        if isinstance(e, (FileNotFoundError, ValueError)) or type(e).__name__ == "SearchBackendError":
-            print(f"webagent: error: {e}", file=sys.stderr)
+        if isinstance(e, USER_ERRORS) or type(e).__name__ == "SearchBackendError":
+            print(f"webagent: error: {_user_message(e)}", file=sys.stderr)
             return 2
         raise
 

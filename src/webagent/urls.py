@@ -40,3 +40,15 @@ def normalize_url(url: str) -> str:
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def check_url(value: str | None, option: str) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host, else a ``ValueError`` that names the
+    command-line ``option`` (so a mistyped URL is one clear line, not a failed page later)."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{option} {value!r}: not an http(s) URL (e.g. http://www.lovara-conf.test/ "
+                         "or http://127.0.0.1:8700)")
+    return value.strip()

@@ -66,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     resolve_policy(args)
     if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
+    check_web_args(args)
     traj = asyncio.run(_run(args))
     if args.json:
         Path(args.json).write_text(traj.to_json() + "\n", encoding="utf-8")
@@ -75,6 +76,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(f"trajectory written to {args.json}")
     return 0 if traj.answer is not None else 1
+
+
+def check_web_args(args: argparse.Namespace) -> None:
+    """Clear errors for the URL and world options before anything runs: a malformed URL, a
+    ``--web-url`` where no server answers, a ``--root-url`` that is no page of the offline world."""
+    from webagent.urls import check_url, is_test_host
+
+    for option in ("root_url", "web_url", "base_url", "search_url"):
+        check_url(getattr(args, option, None), "--" + option.replace("_", "-"))
+    if getattr(args, "llm", None) == "local":
+        from webagent.llm.factory import check_local_model
+
+        check_local_model(args.model)
+    if args.web_url:
+        check_web_server(args.web_url)
+    elif args.web == "offline" and args.root_url and is_test_host(args.root_url):
+        from webagent.world import open_world
+
+        if open_world(args.world).get(args.root_url) is None:
+            raise ValueError(f"--root-url {args.root_url}: no such page in the offline world; its sites are "
+                             "listed on http://start.test/ (`webagent visit http://start.test/ --goal sites`)")
+
+
+def check_web_server(url: str) -> None:
+    """A ``ValueError`` unless a ``webagent web serve`` answers at ``url``."""
+    import httpx
+
+    try:
+        ok = httpx.get(url.rstrip("/") + "/health", timeout=5.0).status_code == 200
+    except httpx.HTTPError as e:
+        raise ValueError(f"--web-url {url}: no server answers there ({type(e).__name__}); "
+                         "start one with `webagent web serve`") from None
+    if not ok:
+        raise ValueError(f"--web-url {url}: the server there is not a `webagent web serve` (no /health)")
 
 
 def _model(args: argparse.Namespace):

@@ -95,6 +95,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     resolve_policy(args)
     if args.concurrency is None:
         args.concurrency = LOCAL_CONCURRENCY if args.llm == "local" else 64
+    if args.llm == "local":
+        from webagent.llm.factory import check_local_model
+
+        check_local_model(args.model)
+    from webagent.urls import check_url
+
+    check_url(args.base_url, "--base-url")
+    check_url(args.judge_base_url, "--judge-base-url")
+    if not args.benchmark.startswith("synth:") and args.format != "synth":
+        from pathlib import Path
+
+        if Path(args.benchmark).is_dir():
+            raise IsADirectoryError(21, "is a directory", args.benchmark)
+        if not Path(args.benchmark).exists():
+            raise FileNotFoundError(f"benchmark file not found: {args.benchmark} (or use synth:webwalker, "
+                                    "synth:crawlqa, synth:e2hqa, synth:sailorfog)")
     cfg = EvalConfig(benchmark=args.benchmark, format=args.format, split=args.split, limit=args.limit, runs=args.runs,
                      concurrency=args.concurrency, agent=args.agent, llm=args.llm, model=args.model,
                      base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,
@@ -140,6 +156,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_rejudge(args: argparse.Namespace) -> int:
     from webagent.eval.rejudge import default_out, rejudge
+    from webagent.urls import check_url
+
+    check_url(args.judge_base_url, "--judge-base-url")
 
     out = args.out or default_out(args.dir, args.judge, args.judge_model)
     report = rejudge(args.dir, judge=args.judge, judge_model=args.judge_model, judge_base_url=args.judge_base_url,

@@ -7,6 +7,7 @@ it here, so ``--llm openai|local --model … --base-url …`` means the same thi
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from webagent.llm.base import ChatModel
@@ -41,11 +42,39 @@ def make_model(
     if kind == "local":
         if not model or model == "default":
             raise ValueError("a local model needs --model PATH (a Hugging Face model directory)")
+        check_local_model(model)
         from webagent.llm.local import LocalConfig, LocalModel
 
-        return LocalModel(LocalConfig(model, temperature=1.0 if temperature is None else temperature,
-                                      top_p=1.0 if top_p is None else top_p, grounding=grounding or (), **extra))
+        try:
+            return LocalModel(LocalConfig(model, temperature=1.0 if temperature is None else temperature,
+                                          top_p=1.0 if top_p is None else top_p, grounding=grounding or (), **extra))
+        except OSError as e:  # transformers' "not a local folder and not a valid repo id"
+            raise ValueError(local_model_error(model, e)) from None
     raise ValueError(f"unknown model kind {kind!r} (one of {', '.join(MODEL_KINDS)})")
+
+
+def check_local_model(model: str) -> None:
+    """Raise a clear ``ValueError`` when ``model`` cannot be a local model: a missing path, a file, a
+    directory without config.json. Cheap (no torch import), so commands call it before any work; a
+    bare name is left to the loader, which knows the names it can load."""
+    path = Path(model).expanduser()
+    if path.is_file() or (path.is_dir() and not (path / "config.json").is_file()) or \
+            (not path.exists() and ("/" in model or model.startswith((".", "~")))):
+        raise ValueError(local_model_error(model))
+
+
+def local_model_error(model: str, error: BaseException | None = None) -> str:
+    """One line saying why ``model`` could not be loaded as a local model, and what to give instead."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        why = (f"{model} is a directory but not a loadable model "
+               f"({str(error).splitlines()[0] if error else 'it has no config.json'})")
+    elif path.exists():
+        why = f"{model} is a file, not a model directory"
+    else:
+        why = f"{model} is neither a model directory nor a model name webagent knows"
+    return (f"--model: {why}. Give a Hugging Face model directory (config.json + weights), e.g. "
+            "checkpoints/nano or the sft/ folder of a `webagent pipeline` run.")
 
 
 def describe_model(kind: str, model: str, base_url: str | None = None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from webagent.llm.factory import add_model_args
@@ -98,6 +99,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise ValueError("--n must be positive")
+    if Path(args.out).is_dir():  # before the world opens, not after
+        raise IsADirectoryError(21, "is a directory", args.out)
     ctx = SynthContext(open_world(args.world))
     gen = build_generator(args.generator, ctx, args, seed=args.seed)
     if getattr(args, "explore", False) and not args.llm:

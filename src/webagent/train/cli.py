@@ -120,8 +120,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def check_model_arg(model: str, option: str = "--model") -> None:
+    """A model preset passes; anything else must be able to be a model (clear error, before torch loads)."""
+    from webagent.llm.factory import check_local_model
+    from webagent.train.models import is_preset
+
+    if not is_preset(model):
+        try:
+            check_local_model(model)
+        except ValueError as e:
+            raise ValueError(str(e).replace("--model:", f"{option}:", 1) + " Or a model preset: nano, micro, small.") from None
+
+
 def cmd_copy(args: argparse.Namespace) -> int:
     from webagent.train.copying import CopyConfig, train_copy
+
+    check_model_arg(args.model)
 
     res = train_copy(CopyConfig(out_dir=args.out, model=args.model, tokenizer=args.tokenizer, steps=args.steps,
                                 batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, stop_loss=args.stop_loss,
@@ -135,6 +149,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def cmd_sft(args: argparse.Namespace) -> int:
     from webagent.train.sft import SFTConfig, train_sft
 
+    check_model_arg(args.model)
     overrides = _overrides(args)
     cfg = SFTConfig(
         out_dir=args.out, data=args.data, model=args.model, tokenizer=args.tokenizer, seq_len=args.seq_len,

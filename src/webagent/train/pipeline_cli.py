@@ -52,6 +52,9 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _settings(path: str) -> dict[str, Any]:
     """The pipeline settings of a JSON file (a run's ``pipeline_config.json`` or a hand-written one)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--config {path}: no such file (a run's pipeline_config.json, e.g. "
+                                "checkpoints/nano/lineage/1-pipeline_config.json)")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -77,6 +80,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None)
     cfg = make_config(preset, args.out, progress=not args.quiet,
                       **{**base, **{k: v for k, v in cli.items() if v is not None}})
+    from webagent.train.cli import check_model_arg
+
+    check_model_arg(cfg.model)  # before hours of stages, not at the SFT stage
     stages = tuple(s for s in args.stages.split(",") if s) if args.stages else None
     force = tuple(s for s in args.force.split(",") if s)
     table = run_pipeline(cfg, stages=stages, force=force)

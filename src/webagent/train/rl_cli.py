@@ -59,8 +59,14 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_rl(args: argparse.Namespace) -> int:
     from webagent.checkpoints import load_runtime
+    from webagent.llm.factory import check_local_model
     from webagent.train.reward import RewardConfig
     from webagent.train.rl import RLConfig, train_rl
+
+    try:
+        check_local_model(args.policy)
+    except ValueError as e:
+        raise ValueError(str(e).replace("--model:", "--policy:", 1)) from None
 
     # A policy trained by the pipeline rolls out in the runtime it learnt (prompt, search hits,
     # evidence budget, caps, grounding) unless an option here says otherwise.

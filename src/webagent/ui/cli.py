@@ -32,9 +32,25 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import uvicorn
 
+    from webagent.agents.cli import check_web_server
     from webagent.ui.app import LOOPBACK, UIConfig, create_app
+    from webagent.urls import check_url
+
+    # Mistakes fail here, in one line, not on the first page a browser opens.
+    for root in args.root:
+        if not Path(root).is_dir():
+            raise ValueError(f"--root {root}: no such directory")
+    if args.web_url:
+        check_url(args.web_url, "--web-url")
+        check_web_server(args.web_url)
+    else:
+        from webagent.world import open_world
+
+        open_world(args.world).close()  # a missing or unbuilt --world is reported now
 
     config = UIConfig(world=args.world, web_url=args.web_url, roots=args.root or ["."], cache_dir=args.cache_dir,
                       allow_hosts=tuple(args.allow_host), host=args.host, max_running=args.max_running)
