@@ -58,7 +58,8 @@ def check_local_model(model: str) -> None:
     directory without config.json. Cheap (no torch import), so commands call it before any work; a
     bare name is left to the loader, which knows the names it can load."""
     path = Path(model).expanduser()
-    if path.is_file() or (path.is_dir() and not (path / "config.json").is_file()) or \
+    weights = (path / "config.json").is_file() or (path / "adapter_config.json").is_file()  # a model or an adapter
+    if path.is_file() or (path.is_dir() and not weights) or \
             (not path.exists() and ("/" in model or model.startswith((".", "~")))):
         raise ValueError(local_model_error(model))
 
@@ -73,8 +74,9 @@ def local_model_error(model: str, error: BaseException | None = None) -> str:
         why = f"{model} is a file, not a model directory"
     else:
         why = f"{model} is neither a model directory nor a model name webagent knows"
-    return (f"--model: {why}. Give a Hugging Face model directory (config.json + weights), e.g. "
-            "checkpoints/nano or the sft/ folder of a `webagent pipeline` run.")
+    return (f"--model: {why}. Give a Hugging Face model directory (config.json + weights) or a LoRA adapter "
+            "directory, e.g. checkpoints/smol or the sft/ folder of a `webagent pipeline` run, or a package model "
+            "name such as smollm2-135m.")
 
 
 def describe_model(kind: str, model: str, base_url: str | None = None) -> str:
@@ -133,4 +135,5 @@ def resolve_policy(args: Any) -> None:
         raise ValueError(f"--llm local needs --model PATH (a model directory or a package model); {why}")
     else:
         args.llm = "baseline"
-        print(f"(the trained policy is not available: {why}; the rule-based baseline answers)", file=sys.stderr)
+        if why != "WEBAGENT_POLICY=baseline":  # asked for: nothing to explain
+            print(f"(the trained policy is not available: {why}; the rule-based baseline answers)", file=sys.stderr)
