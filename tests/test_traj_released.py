@@ -180,7 +180,8 @@ def test_xlsx_error_names_the_extra(tmp_path, monkeypatch):
 
 
 def test_the_ui_lists_imported_records(tmp_path):
-    from webagent.ui.files import file_kind, read_jsonl as ui_read, trajectory_row
+    from webagent.ui.files import file_kind, trajectory_row
+    from webagent.ui.files import read_jsonl as ui_read
 
     path = tmp_path / "imported.jsonl"
     assert main(["traj", "import", str(TRAJ), "--out", str(path)]) == 0
