@@ -29,6 +29,7 @@ def main() -> None:
     run(str(HERE / "bench_world.py"), "--sizes", *map(str, args.sizes), "--out", args.out, "--keep")
     run(str(HERE / "bench_search.py"), "--world", large)
     run(str(HERE / "bench_web.py"), "--world", small)
+    run(str(HERE / "bench_corpus.py"), "--out", f"{args.out}/corpus")
     run(str(HERE / "bench_agents.py"))
     run(str(HERE / "bench_eval.py"))
     run(str(HERE / "bench_synth.py"))

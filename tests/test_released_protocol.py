@@ -236,3 +236,30 @@ def test_tolerant_parsing_without_json5(monkeypatch):
         loads_tolerant("{'a': __import__('os')}")
     with pytest.raises(ValueError):
         loads_tolerant("{oops")
+
+
+def test_the_context_is_counted_with_the_served_tokenizer(tmp_path, world_dir, monkeypatch):
+    """With --tokenizer every context check goes through the model's own tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    import webagent.trajectories.select as select
+    from webagent.eval.runner import EvalConfig, run_eval
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(tmp_path / "tok")
+    counted = []
+    real = select.hf_token_counter
+
+    def spy(path):
+        count = real(path)
+        return lambda messages: counted.append(count(messages)) or counted[-1]
+
+    monkeypatch.setattr(select, "hf_token_counter", spy)
+    cfg = EvalConfig(benchmark="synth:crawlqa", world=str(world_dir), limit=1, runs=1, llm="oracle",
+                     protocol="released", tokenizer=str(tmp_path / "tok"))
+    run_eval(cfg, tmp_path / "ev", progress=False)
+    rec = read_jsonl(tmp_path / "ev" / "run-1.jsonl")[0]
+    assert len(counted) == len(rec["steps"]) - 1  # once after every turn but the answer
+    assert counted == sorted(counted) and counted[0] > 100  # the tokenizer's counts of a growing chat

@@ -177,3 +177,17 @@ def test_xlsx_error_names_the_extra(tmp_path, monkeypatch):
     path.write_bytes(b"PK")
     with pytest.raises(ValueError, match=r"webagent\[xlsx\]"):
         load_benchmark(str(path))
+
+
+def test_the_ui_lists_imported_records(tmp_path):
+    from webagent.ui.files import file_kind, trajectory_row
+    from webagent.ui.files import read_jsonl as ui_read
+
+    path = tmp_path / "imported.jsonl"
+    assert main(["traj", "import", str(TRAJ), "--out", str(path)]) == 0
+    rows = ui_read(path)
+    rows = getattr(rows, "rows", rows)
+    assert file_kind(rows) == "trajectories"
+    row = trajectory_row(rows[1], 1)
+    assert row["gold"] == "Dr. Ilse Varga" and row["answer"] == "Ilse Varga" and row["tool_calls"] == 2
+    assert row["policy"] == "released WebDancer data"
