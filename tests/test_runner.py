@@ -9,6 +9,7 @@ import pytest
 
 from webagent.agents.react import ReactAgent
 from webagent.agents.runner import completed_ids, read_results, run_tasks, task_id
+from webagent.jsonl import read_jsonl
 from webagent.llm.scripted import ScriptedModel
 
 TASKS = [{"id": f"t{i}", "question": f"question {i}?"} for i in range(10)]
@@ -55,17 +56,24 @@ def test_concurrency_is_bounded(tmp_path):
     assert s.done == 10 and peak == 4
 
 
-def test_failures_are_reported_not_written_and_retried_on_resume(tmp_path):
+def test_failures_are_recorded_as_failed_episodes_not_retried_forever(tmp_path):
+    """An episode that raises would raise again on resume: it is written as a failed episode
+    (termination "episode error", judged wrong, the reason kept) and not run again."""
     async def flaky(task):
         if task["id"] == "t2":
             raise RuntimeError("boom")
         return {"answer": "x"}
 
     out = tmp_path / "r.jsonl"
-    s = asyncio.run(run_tasks(TASKS[:4], flaky, out))
+    seen = []
+    s = asyncio.run(run_tasks(TASKS[:4], flaky, out, on_result=seen.append))
     assert s.done == 3 and s.failed == {"t2": "RuntimeError: boom"}
+    assert len(seen) == 4  # progress counts the failed episode too
+    failed = next(r for r in read_jsonl(out) if r["task_id"] == "t2")
+    assert failed["termination"] == "episode error" and failed["correct"] is False
+    assert failed["meta"]["error"] == "RuntimeError: boom" and failed["question"] == TASKS[2]["question"]
     s2 = asyncio.run(run_tasks(TASKS[:4] + TASKS[:1], answer_episode, out))
-    assert s2.done == 1 and s2.skipped == 4
+    assert s2.done == 0 and s2.skipped == 5
     assert sorted(completed_ids(out)) == ["t0", "t1", "t2", "t3"]
 
 

@@ -20,6 +20,24 @@ from pathlib import Path
 from typing import Any
 
 
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps(obj, ensure_ascii=False, **kwargs)`` that any text survives: a lone surrogate
+    (``"\\ud800"``, which a model can produce and UTF-8 cannot encode) makes the whole value fall
+    back to ASCII escapes, which read back as the very same string. Every record the package
+    writes goes through here, so no string a model wrote can fail a write."""
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, **kwargs)
+    return text
+
+
+def dumps_line(obj: Any, **kwargs: Any) -> str:
+    """One JSONL line: :func:`dumps` and a newline."""
+    return dumps(obj, **kwargs) + "\n"
+
+
 def split_lines(text: str) -> list[str]:
     """The lines of JSONL text, split at ``"\\n"`` only (a trailing ``"\\r"`` stays; JSON ignores it)."""
     lines = text.split("\n")
@@ -83,4 +101,4 @@ def read_jsonl(path: str | os.PathLike, *, torn_ok: bool = True, skip_bad: bool 
     return [rec for _, rec in iter_jsonl(path, torn_ok=torn_ok, skip_bad=skip_bad, encoding=encoding)]
 
 
-__all__ = ["iter_jsonl", "iter_lines", "iter_text", "read_jsonl", "split_lines"]
+__all__ = ["dumps", "dumps_line", "iter_jsonl", "iter_lines", "iter_text", "read_jsonl", "split_lines"]

@@ -110,14 +110,47 @@ def _strip_fence(body: str) -> str:
     return m.group(1) if m else body.strip()
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of lists and objects accepted in a tool call: real arguments are two or three
+levels deep, and a reply of a thousand brackets must become an error, not a RecursionError."""
+
+
+def json_depth_ok(value: Any) -> bool:
+    """Whether ``value`` nests at most :data:`MAX_JSON_DEPTH` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return False
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return True
+
+
+def loads_safe(text: str, *, raw: bool = False) -> Any:
+    """``json.loads`` for text a model wrote: every failure is a ``ValueError`` with a readable
+    message (also deep nesting, which the decoder reports as RecursionError, and integers too long
+    to convert). ``raw``: decode the first value and ignore what follows it."""
+    try:
+        value = json.JSONDecoder().raw_decode(text)[0] if raw else json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(e.msg) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise ValueError(str(e).split(";")[0]) from None
+    if not json_depth_ok(value):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
 def _first_json_object(body: str) -> Any:
     """Decode the first JSON value in ``body``, ignoring text after it (models trail notes)."""
     body = _strip_fence(body)
     start = body.find("{")
     if start < 0:
         raise ValueError("no JSON object found")
-    value, _ = json.JSONDecoder().raw_decode(body[start:])
-    return value
+    return loads_safe(body[start:], raw=True)
 
 
 def parse_tool_call(body: str) -> ToolCall:
@@ -128,8 +161,8 @@ def parse_tool_call(body: str) -> ToolCall:
     """
     try:
         value = _first_json_object(body)
-    except (ValueError, json.JSONDecodeError) as e:
-        return ToolCall("", {}, body, f"the tool call is not valid JSON ({getattr(e, 'msg', e)})")
+    except ValueError as e:
+        return ToolCall("", {}, body, f"the tool call is not valid JSON ({e})")
     if not isinstance(value, dict):
         return ToolCall("", {}, body, "the tool call must be a JSON object")
     name = value.get("name")
@@ -138,9 +171,9 @@ def parse_tool_call(body: str) -> ToolCall:
     args = value.get("arguments", value.get("parameters", {}))
     if isinstance(args, str):
         try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError as e:
-            return ToolCall(name.strip(), {}, body, f'"arguments" is not valid JSON ({e.msg})')
+            args = loads_safe(args) if args.strip() else {}
+        except ValueError as e:
+            return ToolCall(name.strip(), {}, body, f'"arguments" is not valid JSON ({e})')
     if args is None:
         args = {}
     if not isinstance(args, dict):
@@ -229,8 +262,8 @@ class ReactStep:
             raise ValueError("no Action Input")
         try:
             value = _first_json_object(self.action_input)
-        except (ValueError, json.JSONDecodeError) as e:
-            raise ValueError(f"Action Input is not valid JSON ({getattr(e, 'msg', e)})") from None
+        except ValueError as e:
+            raise ValueError(f"Action Input is not valid JSON ({e})") from None
         if not isinstance(value, dict):
             raise ValueError("Action Input must be a JSON object")
         return value

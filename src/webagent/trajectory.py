@@ -28,8 +28,9 @@ TOOL_CALLS = "exceed available tool calls"
 TIMEOUT = "wall-clock limit reached"
 LLM_ERROR = "llm error"
 MAX_STEPS = "exceeding maximum steps"  # WebWalker's over-budget error type (R-WW-34)
+EPISODE_ERROR = "episode error"  # the episode raised; recorded so that a resume does not retry it
 
-TERMINATIONS = (ANSWER, TOKEN_LIMIT, LLM_CALLS, NOT_FOUND, TOOL_CALLS, TIMEOUT, LLM_ERROR, MAX_STEPS)
+TERMINATIONS = (ANSWER, TOKEN_LIMIT, LLM_CALLS, NOT_FOUND, TOOL_CALLS, TIMEOUT, LLM_ERROR, MAX_STEPS, EPISODE_ERROR)
 
 
 @dataclass

@@ -98,10 +98,21 @@ def pretty_tools_block(schemas: list[dict[str, Any]]) -> str:
 
 def loads_tolerant(text: str) -> Any:
     """JSON, else json5 syntax (single quotes, trailing commas, Python literals, comments via json5
-    when installed). Raises ``ValueError`` when nothing reads it."""
+    when installed). Raises ``ValueError`` when nothing reads it (also for nesting too deep or
+    integers too long, which the readers report otherwise)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        value = _loads_tolerant(text)
+    except (RecursionError, MemoryError):
+        raise ValueError("nested too deeply") from None
+    if not P.json_depth_ok(value):
+        raise ValueError(f"nested deeper than {P.MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _loads_tolerant(text: str) -> Any:
+    try:
+        return P.loads_safe(text)
+    except ValueError:
         pass
     try:
         import json5  # optional: the fullest json5 reader

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webagent.jsonl import iter_lines, read_jsonl, split_lines
+from webagent import trajectory as T
+from webagent.jsonl import dumps_line, iter_lines, read_jsonl, split_lines
 from webagent.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,16 @@ async def run_tasks(
     resume: bool = True,
     fsync: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_failure: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
 ) -> RunSummary:
     """Run ``episode(task)`` for every task not yet in ``out_path``, ``concurrency`` at a time.
 
     ``resume=False`` starts a fresh file. ``fsync=True`` also forces each line to disk (survives a
     power cut, not only a killed process). ``on_result`` sees each record as it is written.
+
+    An episode that raises is written as a failed episode (``on_failure(task, reason)``, default
+    :func:`failed_record`; the reason is in ``summary.failed``), so a resume does not run it
+    again and again. Only an interrupted run leaves episodes to do.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -110,23 +116,38 @@ async def run_tasks(
             for tid, task in queue:  # a shared iterator: each task is taken by exactly one worker
                 try:
                     result = await episode(task)
+                    record = result.to_dict() if isinstance(result, Trajectory) else dict(result)
+                    record["task_id"] = tid
+                    line = dumps_line(record)
                 except Exception as e:  # one bad episode must not stop the run
-                    log.warning("task %s failed: %r", tid, e)
-                    summary.failed[tid] = f"{type(e).__name__}: {e}"
-                    continue
-                record = result.to_dict() if isinstance(result, Trajectory) else dict(result)
-                record["task_id"] = tid
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")  # one write per record
+                    # Recorded as a failed episode, not left to be retried: an exception here is
+                    # a property of the task (or the code), and a resume would only meet it again.
+                    reason = f"{type(e).__name__}: {e}"
+                    log.warning("task %s failed: %s", tid, reason)
+                    summary.failed[tid] = reason
+                    record = (on_failure or failed_record)(task, reason)
+                    record["task_id"] = tid
+                    line = dumps_line(record)
+                out.write(line)  # one write per record
                 out.flush()
                 if fsync:
                     os.fsync(out.fileno())
-                summary.done += 1
+                summary.done += tid not in summary.failed
                 if on_result is not None:
                     on_result(record)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def failed_record(task: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The record of an episode that raised: a trajectory with no steps, termination
+    ``episode error``, judged wrong, the reason in ``meta["error"]``."""
+    traj = Trajectory(question=str(task.get("question") or ""), gold=task.get("answer"),
+                      termination=T.EPISODE_ERROR)
+    traj.meta["error"] = reason
+    return {**traj.to_dict(), "correct": False}
 
 
 def _pending(tasks: Iterable[dict[str, Any]], done: set[str], summary: RunSummary):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webagent.jsonl import iter_text
+from webagent.jsonl import dumps_line, iter_text
 
 FORMATS = ("auto", "jsonl", "webwalkerqa", "gaia", "browsecomp", "browsecomp-zh", "xbench", "synth")
 SEARCH_VISIT, ROOT_CLICK, ANY = "search+visit", "root_url+click", "any"
@@ -353,7 +353,7 @@ def save_tasks(tasks: list[dict[str, Any]], path: str | os.PathLike, *, allow_pl
                          "(pass allow_plaintext=True / --keep-plaintext to do it anyway)")
     buf = io.StringIO()
     for t in tasks:
-        buf.write(json.dumps(t, ensure_ascii=False) + "\n")
+        buf.write(dumps_line(t))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buf.getvalue(), encoding="utf-8")

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from webagent.jsonl import read_jsonl
+from webagent.jsonl import dumps_line, read_jsonl
 from webagent.llm.base import ChatModel
 from webagent.prompts import load_prompts
 
@@ -409,7 +409,7 @@ class VerdictCache:
             if self.path:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 with open(self.path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"key": key, "verdict": d}, ensure_ascii=False) + "\n")
+                    f.write(dumps_line({"key": key, "verdict": d}))
 
     def __len__(self) -> int:
         return len(self._data)

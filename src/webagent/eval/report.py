@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.eval.metrics import summarize
-from webagent.jsonl import read_jsonl
+from webagent.jsonl import dumps_line, read_jsonl
 
 DEFINITIONS = {
     "pass@1 (run i)": "share of questions answered correctly in run i",
@@ -57,7 +57,7 @@ def write_report(out_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
     out = Path(out_dir)
     report = build_report(out)
     report["plots"] = write_plots(report, out / "plots") if plots else []
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (out / "report.json").write_text(dumps_line(report, indent=2))
     (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     return report
 

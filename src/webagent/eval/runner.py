@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent import protocol as P
-from webagent.agents.runner import completed_ids, run_tasks, task_id
+from webagent.agents.runner import completed_ids, failed_record, run_tasks, task_id
 from webagent.eval.benchmarks import ROOT_CLICK, SEARCH_VISIT, Benchmark, load_benchmark
 from webagent.eval.judges import CachedJudge, LLMJudge, RuleJudge, VerdictCache, judge_label
 from webagent.jsonl import read_jsonl
@@ -249,6 +249,19 @@ class _Episodes:
 
         return episode
 
+    def failure_for_run(self, run: int):
+        """The record of an episode of ``run`` that raised: judged wrong, the reason kept."""
+
+        def failed(task: dict[str, Any], reason: str) -> dict[str, Any]:
+            record = failed_record(task, reason)
+            record.update(run=run, benchmark=self.bench.name, info=task.get("info") or {}, policy=self.policy,
+                          judge={"correct": False, "reason": f"the episode failed: {reason}"})
+            if task.get("sensitive") and not self.cfg.keep_plaintext:
+                _redact(record, task)
+            return record
+
+        return failed
+
     async def _agent_run(self, task: dict[str, Any], run: int) -> Trajectory:
         cfg, model, tid = self.cfg, self.models(task, run), task_id(task)
         if cfg.agent == "direct":
@@ -330,7 +343,8 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
         episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label, runtime)
         # All runs go at once, sharing the concurrency, so the pool stays full to the end.
         per_run = max(1, cfg.concurrency // cfg.runs)
-        summaries = await asyncio.gather(*(run_tasks(bench.tasks, episodes.for_run(r), p, concurrency=per_run, on_result=seen)
+        summaries = await asyncio.gather(*(run_tasks(bench.tasks, episodes.for_run(r), p, concurrency=per_run, on_result=seen,
+                                                     on_failure=episodes.failure_for_run(r))
                                            for r, p in zip(range(1, cfg.runs + 1), paths, strict=True)))
     bar.close()
     report = write_report(out)

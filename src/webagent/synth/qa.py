@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from webagent.jsonl import read_jsonl, split_lines
+from webagent.jsonl import dumps_line, read_jsonl, split_lines
 from webagent.world.graph import Fact, KnowledgeGraph
 from webagent.world.phrasing import surface_forms
 
@@ -308,7 +308,7 @@ class JsonlWriter:
         return len(self.ids)
 
     def write(self, rec: QARecord) -> None:
-        self._fh.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+        self._fh.write(dumps_line(rec.to_dict()))
         self._fh.flush()
         self.ids.add(rec.id)
         self.questions.add(normalize_text(rec.question))

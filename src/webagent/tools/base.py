@@ -7,9 +7,10 @@ place that guarantees it.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+
+from webagent.protocol import loads_safe
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ class Tool:
             args = {}
         if isinstance(args, str):
             try:
-                args = json.loads(args) if args.strip() else {}
-            except json.JSONDecodeError as e:
-                raise ToolError(f"arguments are not valid JSON ({e.msg})") from None
+                args = loads_safe(args) if args.strip() else {}
+            except ValueError as e:
+                raise ToolError(f"arguments are not valid JSON ({e})") from None
         if not isinstance(args, dict):
             raise ToolError(f"arguments must be a JSON object, got {type(args).__name__}")
         props = self.parameters.get("properties", {})

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import dumps_line
 from webagent.tools.base import Tool, ToolError
 
 MODES = ("off", "record", "replay", "auto")
@@ -70,7 +71,7 @@ class ToolCache:
         """Store ``entry`` (must hold ``observation``) atomically."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(entry, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+        data = dumps_line(entry, sort_keys=True, indent=1)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{key[:8]}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

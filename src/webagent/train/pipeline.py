@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.checkpoints import AgentRuntime
-from webagent.jsonl import read_jsonl
+from webagent.jsonl import dumps_line, read_jsonl
 from webagent.train.models import train_defaults
 
 STAGES = ("worlds", "qa", "trajectories", "tokenizer", "copy", "sft", "rl-dapo", "rl-dupo", "eval", "report")
@@ -240,7 +240,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(dumps_line(r))
     os.replace(tmp, path)
 
 

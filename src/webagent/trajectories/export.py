@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent import protocol as P
+from webagent.jsonl import dumps_line
 from webagent.trajectories.records import write_jsonl
 
 FORMATS = ("jsonl", "webdancer", "sharegpt", "trl", "verl")
@@ -179,7 +180,7 @@ def export(records: list[dict[str, Any]], fmt: str, out: str | Path, *, name: st
     if fmt == "trl":
         return [write_jsonl(out, (to_trl(r) for r in records))]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([to_sharegpt(r) for r in records], ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out.write_text(dumps_line([to_sharegpt(r) for r in records], indent=1), encoding="utf-8")
     info_path = out.parent / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     info.update(sharegpt_dataset_info(name, out.name))  # other datasets' entries are kept

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.jsonl import dumps_line
 from webagent.trajectories.filters import FilterConfig, afilter
 from webagent.trajectories.reconstruct import ReconstructConfig, areconstruct
 from webagent.trajectories.records import actions, qa_id, read_jsonl, thoughts, tool_calls, write_jsonl
@@ -191,7 +192,7 @@ async def arun_funnel(tasks: list[Any], out_dir: str | Path, config: FunnelConfi
     if cfg.plots:
         report["plots"] = [str(p.relative_to(out)) for p in write_plots(report, {"sampled": sampled, "sft": final},
                                                                           out / "plots", count_text)]
-    (out / "funnel.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "funnel.json").write_text(dumps_line(report, indent=2), encoding="utf-8")
     (out / "funnel.md").write_text(render_markdown(report), encoding="utf-8")
     return report
 

@@ -14,13 +14,13 @@ the ones above, so any stage's output is a valid input to the next and to the ex
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from webagent import protocol as P
+from webagent.jsonl import dumps_line
 from webagent.jsonl import read_jsonl as _read_jsonl
 from webagent.trajectory import Trajectory
 
@@ -41,7 +41,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> P
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(dumps_line(r))
     os.replace(tmp, path)
     return path
 

@@ -16,7 +16,6 @@ judge, cached next to the output), which is what decides whether another round i
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.agents.runner import completed_ids, run_tasks, task_id
-from webagent.jsonl import read_jsonl
+from webagent.jsonl import dumps_line, read_jsonl
 from webagent.trajectories.records import qa_id
 from webagent.trajectories.teachers import Teacher
 
@@ -210,5 +209,5 @@ async def asample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher
     summary.seconds = time.perf_counter() - start
     summary.solved = len(_solved(out))
     summary.attempts_total = len(completed_ids(out))
-    out.with_name(out.name + ".summary.json").write_text(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    out.with_name(out.name + ".summary.json").write_text(dumps_line(summary.as_dict(), indent=2))
     return summary
