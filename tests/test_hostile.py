@@ -59,6 +59,19 @@ def test_a_malformed_reply_becomes_an_observation_and_the_episode_goes_on(reply)
     json.loads(dumps(traj.to_dict()))  # and the trajectory serialises
 
 
+def test_echo_of_the_nudge_is_not_an_answer():
+    agent = ReactAgent(ScriptedModel([]), [Echo()], ReactConfig(date="2025-01-01", max_llm_calls=3))
+    nudge = agent.prompts["no_action"]
+    agent.model = ScriptedModel(["I am thinking.", nudge, "<think>ok</think>\n<answer>Paris</answer>"])
+    traj = asyncio.run(agent.run("q?"))
+    assert traj.answer == "Paris" and traj.termination == T.ANSWER and len(traj.steps) == 3
+    for key in ("tool_limit", "token_limit"):  # the final-answer orders' templates neither
+        a = ReactAgent(ScriptedModel([agent.prompts[key], "<answer>Rome</answer>"]), [Echo()],
+                       ReactConfig(date="2025-01-01"))
+        assert asyncio.run(a.run("q?")).answer == "Rome"
+    assert P.parse_reply("<think>x</think><answer>Paris</answer>", [nudge]).answer == "Paris"
+
+
 def test_an_episode_that_raises_is_recorded_once_and_surrogates_are_written(tmp_path):
     """A deterministic failure is a failed episode (judged wrong, reason kept), not retried on
     every resume; a lone surrogate anywhere in a record does not break its write."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,13 +182,25 @@ def parse_tool_call(body: str) -> ToolCall:
     return ToolCall(name.strip(), args, body)
 
 
-def parse_reply(text: str) -> Reply:
+def strip_echoes(text: str, echoes: Sequence[str] = ()) -> str:
+    """``text`` without verbatim copies of ``echoes`` (the agent's own instructions): a model that
+    repeats a nudge such as "give the final answer inside <answer></answer>" has not answered."""
+    for echo in echoes:
+        if echo and echo.strip():
+            text = text.replace(echo.strip(), "")
+    return text
+
+
+def parse_reply(text: str, echoes: Sequence[str] = ()) -> Reply:
     """Split an assistant turn into think / tool calls / answer.
 
     Several ``<tool_call>`` blocks in one turn are all returned. A ``<tool_call>`` left open at the
-    end of the turn (the model was cut by a stop string or max_tokens) is parsed too.
+    end of the turn (the model was cut by a stop string or max_tokens) is parsed too. ``echoes``:
+    instruction texts the model was shown; copies of them in the reply count for nothing (their
+    tags are examples, not calls or answers). ``Reply.text`` stays the reply as written.
     """
     reply = Reply(text=text)
+    text = strip_echoes(text, echoes)
     thinks = _THINK_RE.findall(text)
     if thinks:
         reply.think = "\n".join(t.strip() for t in thinks)

@@ -203,7 +203,7 @@ class ReactAgent:
                 text = P.format_assistant(c.reasoning or "", None, P.parse_reply(text).answer or text.split("</think>")[-1].strip())
             elif c.reasoning and "<think>" not in text:
                 text = P.format_assistant(c.reasoning) + ("\n" + text if text else "")
-        reply = P.parse_reply(text)
+        reply = P.parse_reply(text, self._echoes())
         step = Step(index=index, text=text, thought=reply.think, answer=reply.answer,
                     prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,
                     finish_reason=c.finish_reason, reasoning=c.reasoning, token_ids=c.token_ids, logprobs=c.logprobs)
@@ -259,6 +259,17 @@ class ReactAgent:
                 for c, a in zip(calls, step.actions, strict=True)]
 
     # --- helpers --------------------------------------------------------------------------------
+    def _echoes(self) -> list[str]:
+        """The agent's own instruction texts (nudges, final-answer orders, the system prompt): a
+        reply that repeats one of them is not answering with it."""
+        date = self.config.date or _dt.date.today().isoformat()
+        texts = [v for k, v in self.prompts.items() if k not in ("system", "user") and isinstance(v, str)]
+        try:
+            texts.append(self.prompts["system"].format(date=date))
+        except (KeyError, IndexError, ValueError):
+            pass
+        return [t for t in texts if len(t.strip()) >= 20]  # whole instructions, not a tag or a word
+
     async def _within_deadline(self, awaitable: Any, start: float) -> Any:
         if self.config.max_seconds is None:
             return await awaitable
