@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +43,46 @@ REACT_STOP = ["Observation:", "\nObservation:"]
 _TAG_RE = re.compile(r"<\s*(/?)\s*(" + "|".join(PROTOCOL_TAGS) + r")\b([^<>]*)>", re.IGNORECASE)
 
 
-def escape_observation(text: str) -> str:
-    """Neutralise protocol tags inside untrusted text (page content, search snippets).
+# Chat-template special tokens: the ``<|...|>`` family (ChatML's <|im_start|>/<|im_end|>, Llama 3's
+# <|eot_id|>, Phi's <|end|>, ...), DeepSeek's full-width ``<｜...｜>``, and the other common ones. A
+# page holding one would otherwise open a fake system or assistant turn once the conversation is
+# rendered with the model's template (and poison SFT data made from the trajectory).
+_SPECIAL_RE = re.compile(
+    r"<\s*[|｜][^<>\n]{0,80}?[|｜]\s*>"
+    r"|</?s>|<(?:/?start_of_turn|/?end_of_turn|bos|eos|pad|unk|/?BOS|/?EOS)>"
+    r"|\[/?(?:INST|SYS)\]|<</?SYS>>",
+    re.IGNORECASE,
+)
+_extra_special: set[str] = set()
 
-    ``<tool_response>`` becomes ``&lt;tool_response&gt;``: still readable, but no tokenizer or
-    parser will ever see a real tag. Other angle brackets are left alone.
+
+def register_special_tokens(tokens: Iterable[str]) -> None:
+    """Add a tokenizer's special tokens to those :func:`escape_observation` neutralises (a local
+    model's agent registers its own; the generic families above are always covered)."""
+    for t in tokens or ():
+        if isinstance(t, str) and len(t) >= 3 and not t.isalnum():
+            _extra_special.add(t)
+
+
+def _defuse(token: str) -> str:
+    """The token as text no tokenizer maps to a special token: its brackets as entities."""
+    return token.replace("<", "&lt;").replace(">", "&gt;").replace("[", "&#91;").replace("]", "&#93;")
+
+
+def escape_observation(text: str) -> str:
+    """Neutralise protocol tags and chat-template special tokens inside untrusted text (page
+    content, search snippets, error messages).
+
+    ``<tool_response>`` becomes ``&lt;tool_response&gt;`` and ``<|im_end|>`` becomes
+    ``&lt;|im_end|&gt;``: still readable, but no tokenizer or parser will ever see a real tag or a
+    turn boundary. Other angle brackets are left alone.
     """
-    return _TAG_RE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}{m.group(3)}&gt;", text)
+    text = _TAG_RE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}{m.group(3)}&gt;", text)
+    text = _SPECIAL_RE.sub(lambda m: _defuse(m.group(0)), text)
+    for token in _extra_special:
+        if token in text:
+            text = text.replace(token, _defuse(token) if _defuse(token) != token else token[0] + "\u200b" + token[1:])
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

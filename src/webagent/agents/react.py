@@ -91,6 +91,9 @@ class ReactAgent:
         self.count_tokens = token_counter or approx_tokens
         self.on_event = on_event
         self.prompts = load_prompts("react", self.config.prompt_file)
+        # A local model's own special tokens are neutralised in observations too (beyond the
+        # <|...|> family escape_observation always covers).
+        P.register_special_tokens(getattr(getattr(model, "tokenizer", None), "all_special_tokens", None) or ())
 
     # --- prompts ------------------------------------------------------------------------------
     def initial_messages(self, question: str) -> list[dict[str, Any]]:
