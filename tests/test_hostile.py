@@ -159,4 +159,24 @@ def test_page_text_cannot_forge_chat_turns_through_visit_or_click(hostile):
     for text in seen + [m["content"] for m in traj.messages]:
         _no_forged_turn(text)
     assert traj.answer == "Ilsa Moravec"
+    assert seen[2].count("<button>") <= 2 * 300 and "more buttons not listed" in seen[2]  # the list is capped
     assert "could not be loaded" in seen[3] or "link" in seen[3]  # a listed button still clicks
+
+
+def test_evidence_budgets_hold_for_any_page(hostile):
+    from webagent.tools.extract import LexicalExtractor
+    from webagent.tools.toolbox import Toolbox, WebConfig
+
+    ext = LexicalExtractor()
+    for content in ("chair " * 25000, "x" * 200_000, "chair\n" * 50_000, "| a | b |\n" * 20_000):
+        found = ext.extract_sync(content, "who is the chair")
+        assert len(found.evidence) <= ext.max_evidence_chars and len(found.summary) <= ext.max_summary_chars
+
+    async def go():
+        async with Toolbox(WebConfig(web="offline"), world=hostile) as tb:
+            visit = next(t for t in tb.react_tools if t.name == "visit")
+            return [await visit({"url": HOSTILE_ROOT.rstrip("/") + p, "goal": "chair " * 5000})
+                    for p in ("/endless/", "/wide/")]
+
+    for obs in asyncio.run(go()):
+        assert len(obs) < 5_000, len(obs)

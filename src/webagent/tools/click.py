@@ -38,6 +38,12 @@ _LOCATION = re.compile(r"""(?:window\.)?location(?:\.href)?\s*=\s*['"]([^'"]+)['
 _BUTTON_WRAP = re.compile(r"^\s*(?:<\s*button\s*>|&lt;button&gt;)?(.*?)(?:<\s*/?\s*button\s*>|&lt;/?button&gt;)?\s*$", re.S)
 
 
+MAX_BUTTONS = 300
+"""Buttons listed per page: a page of 100,000 links must not make a 100,000-line observation."""
+MAX_LABEL_CHARS = 200
+"""Characters of a button label (a whole article inside one link is not a label)."""
+
+
 @dataclass
 class Button:
     text: str
@@ -71,7 +77,7 @@ def extract_buttons(html: str, page_url: str, root_url: str) -> list[Button]:
         url = _canonical(urljoin(page_url, target.strip()))
         if not url.startswith(root) or url.split("?")[0].lower().endswith(SKIPPED_SUFFIXES):
             continue
-        label = escape_observation(text)
+        label = escape_observation(text[:MAX_LABEL_CHARS])  # the label is also the key a click names
         if (url, label) in seen:
             continue
         seen.add((url, label))
@@ -98,9 +104,13 @@ def _canonical(url: str) -> str:
     return normalize_url(url) if is_test_host(url) else url
 
 
+
+
 def render_observation(markdown: str, buttons: list[Button]) -> str:
-    """Page text plus the clickable list, WebWalker-style."""
-    listed = "\n".join(f"<button>{b.text}<button>" for b in buttons) or "(no clickable buttons on this page)"
+    """Page text plus the clickable list (at most :data:`MAX_BUTTONS`), WebWalker-style."""
+    listed = "\n".join(f"<button>{b.text}<button>" for b in buttons[:MAX_BUTTONS]) or "(no clickable buttons on this page)"
+    if len(buttons) > MAX_BUTTONS:
+        listed += f"\n({len(buttons) - MAX_BUTTONS} more buttons not listed)"
     return f"{markdown}\n\nclickable button:\n\n{listed}"
 
 

@@ -59,6 +59,7 @@ def split_passages(markdown: str, max_chars: int = 600) -> list[str]:
             passages.append(block)
             continue
         pieces = block.split("\n") if "\n" in block else _SENTENCE_END.split(block)
+        pieces = [cut for piece in pieces for cut in _hard_split(piece, max_chars)]
         current = ""
         for piece in pieces:
             sep = "\n" if "\n" in block else " "
@@ -70,6 +71,18 @@ def split_passages(markdown: str, max_chars: int = 600) -> list[str]:
         if current:
             passages.append(current)
     return passages
+
+
+def _hard_split(text: str, max_chars: int) -> list[str]:
+    """``text`` in pieces of at most ``max_chars``, cut at a space where there is one: a line or
+    sentence with no boundary of its own (an endless paragraph) must not become one passage."""
+    out = []
+    while len(text) > max_chars:
+        cut = text.rfind(" ", max_chars // 2, max_chars + 1)
+        cut = cut if cut > 0 else max_chars
+        out.append(text[:cut])
+        text = text[cut:].lstrip(" ")
+    return [*out, text] if text else out
 
 
 def bm25_scores(passages: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> list[float]:
@@ -119,10 +132,11 @@ class LexicalExtractor:
             prose = [passages[i] for i in chosen if not _is_heading(passages[i])] or [passages[chosen[0]]]
             first = _sentences(_plain(prose[0]))[0]
             summary = f"The page does not mention the goal's terms directly. It begins: {first}"
-            return Extraction(evidence, _cut(summary, self.max_summary_chars))
+            return Extraction(_cut(evidence, self.max_evidence_chars), _cut(summary, self.max_summary_chars))
         chosen = self._fill(matched, passages)
         evidence = "\n\n".join(passages[i] for i in sorted(chosen))
-        return Extraction(evidence, self._summary(passages, chosen, goal))
+        # The budget holds whatever the passages look like (the first one is always kept).
+        return Extraction(_cut(evidence, self.max_evidence_chars), self._summary(passages, chosen, goal))
 
     def _fill(self, order: list[int], passages: list[str]) -> list[int]:
         chosen, used = [], 0

@@ -21,8 +21,17 @@ from webagent.tools.extract import WEBCONTENT_MAXLENGTH, Extraction, Extractor, 
 from webagent.web.fetch import Fetcher, page_markdown
 
 BLOCK_SEPARATOR = "\n=======\n"
+MAX_EVIDENCE_CHARS = 10_000
+"""Evidence quoted per page, whatever the extractor returned (the lexical one keeps 3,000)."""
+MAX_SUMMARY_CHARS = 2_000
+MAX_ECHO_CHARS = 500
+"""The URL and goal are repeated in the observation: at most this many characters of each."""
 FAILED_EVIDENCE = "The provided page could not be accessed ({reason}). Check the URL, or try another source."
 FAILED_SUMMARY = "The page could not be accessed, so it gives no information for this goal."
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def format_visit(url: str, goal: str, evidence: str, summary: str) -> str:
@@ -93,7 +102,8 @@ class VisitTool(Tool):
 
     async def read(self, url: str, goal: str) -> str:
         """The observation for one URL (never raises)."""
-        shown_url, shown_goal = escape_observation(url), escape_observation(goal)
+        shown_url, shown_goal = (escape_observation(_cut(url, MAX_ECHO_CHARS)),
+                                 escape_observation(_cut(goal, MAX_ECHO_CHARS)))
         result = await self.fetcher.fetch(url)
         if not result.ok:
             return format_failure(shown_url, shown_goal, escape_observation(result.error or "unknown error"))
@@ -108,8 +118,9 @@ class VisitTool(Tool):
         return self._observation(shown_url, shown_goal, found, result.truncated)
 
     def _observation(self, url: str, goal: str, found: Extraction, truncated: bool) -> str:
-        evidence = escape_observation(found.evidence.strip() or "No passage of the page relates to the goal.")
-        summary = escape_observation(found.summary.strip())
+        evidence = found.evidence.strip() or "No passage of the page relates to the goal."
+        evidence = escape_observation(_cut(evidence, MAX_EVIDENCE_CHARS))
+        summary = escape_observation(_cut(found.summary.strip(), MAX_SUMMARY_CHARS))
         if truncated:
             summary += "\n(The page was too large and only its beginning was read.)"
         return format_visit(url, goal, evidence, summary)
