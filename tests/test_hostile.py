@@ -180,3 +180,67 @@ def test_evidence_budgets_hold_for_any_page(hostile):
 
     for obs in asyncio.run(go()):
         assert len(obs) < 5_000, len(obs)
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+KEY = "zq8Yv2Kd0pL4xM7nW3"  # no provider shape: only the registration of the configured key finds it
+
+
+def test_an_echoed_api_key_is_never_stored_or_printed(tmp_path, monkeypatch, caplog, capsys):
+    """An OpenAI-compatible server whose 401 error text echoes the key: the key must not land in
+    the trajectory, the run's JSONL, live events or log lines; nor a URL's user:password."""
+    import logging
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from webagent.llm.openai_compat import OpenAICompatModel, OpenAIConfig
+    from webagent.secrets import install_log_redaction, redact
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {given}.", "type": "invalid_request_error",
+                                         "code": "invalid_api_key"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MYSERVICE_CRED", KEY)
+    events = []
+    try:
+        async def episode(task):
+            model = OpenAICompatModel(OpenAIConfig(model="m", base_url=f"http://127.0.0.1:{httpd.server_address[1]}/v1",
+                                                   api_key_env="MYSERVICE_CRED", max_retries=0, timeout=5))
+            try:
+                agent = ReactAgent(model, [Echo()], ReactConfig(date="2025-01-01"), on_event=events.append)
+                traj = await agent.run(task["question"])
+            finally:
+                await model.aclose()
+            logging.getLogger("webagent.test").warning("episode ended: %s", traj.steps[-1].observation)
+            return traj
+
+        out = tmp_path / "run.jsonl"
+        install_log_redaction(logging.getLogger())
+        with caplog.at_level(logging.WARNING):
+            asyncio.run(run_tasks([{"id": "q", "question": "proxy at http://bob:hunter2secret@proxy.test:3128/ ?"}],
+                                  episode, out))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    stored = out.read_text()
+    assert "Incorrect API key" in stored and "[REDACTED]" in stored  # the error is kept, the key is not
+    assert KEY not in stored and "hunter2secret" not in stored
+    assert all(KEY not in e.text for e in events)
+    assert KEY not in caplog.text and "[REDACTED]" in caplog.text
+    assert redact("curl -H 'Authorization: Bearer abcdefgh12345678' sk-abcdefghijklmnopqrstu") == (
+        "curl -H 'Authorization: Bearer [REDACTED]' [REDACTED]")
+    assert KEY not in capsys.readouterr().err

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -72,13 +73,12 @@ def cmd_world_info(args) -> int:
 
 
 def cmd_web_serve(args) -> int:
-    import logging
     import os
 
     from webagent.web.faults import FaultConfig
     from webagent.web.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger().setLevel(logging.INFO)
     world = _open_world(args)
     faults = FaultConfig.parse(args.faults) if args.faults else None
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
@@ -247,6 +247,11 @@ def _user_message(e: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from webagent.secrets import install_log_redaction, redact
+
+    if not logging.getLogger().handlers:  # what logging would print anyway, through the redaction
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -261,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         # Configuration mistakes get one clear line; anything else is a bug and keeps its traceback.
         if isinstance(e, USER_ERRORS) or type(e).__name__ == "SearchBackendError":
-            print(f"webagent: error: {_user_message(e)}", file=sys.stderr)
+            print(f"webagent: error: {redact(_user_message(e))}", file=sys.stderr)
             return 2
         raise
 

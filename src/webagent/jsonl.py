@@ -19,18 +19,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from webagent.secrets import redact
+
 
 def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps(obj, ensure_ascii=False, **kwargs)`` that any text survives: a lone surrogate
     (``"\\ud800"``, which a model can produce and UTF-8 cannot encode) makes the whole value fall
-    back to ASCII escapes, which read back as the very same string. Every record the package
-    writes goes through here, so no string a model wrote can fail a write."""
+    back to ASCII escapes, which read back as the very same string. Secrets are redacted
+    (:func:`webagent.secrets.redact`). Every record the package writes goes through here, so no
+    string a model wrote can fail a write and no API key echoed by a server is stored."""
     text = json.dumps(obj, ensure_ascii=False, **kwargs)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(obj, ensure_ascii=True, **kwargs)
-    return text
+    return redact(text)
 
 
 def dumps_line(obj: Any, **kwargs: Any) -> str:

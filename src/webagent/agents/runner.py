@@ -28,6 +28,7 @@ from typing import Any
 
 from webagent import trajectory as T
 from webagent.jsonl import dumps_line, iter_lines, read_jsonl, split_lines
+from webagent.secrets import redact
 from webagent.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ async def run_tasks(
                 except Exception as e:  # one bad episode must not stop the run
                     # Recorded as a failed episode, not left to be retried: an exception here is
                     # a property of the task (or the code), and a resume would only meet it again.
-                    reason = f"{type(e).__name__}: {e}"
+                    reason = redact(f"{type(e).__name__}: {e}")
                     log.warning("task %s failed: %s", tid, reason)
                     summary.failed[tid] = reason
                     record = (on_failure or failed_record)(task, reason)

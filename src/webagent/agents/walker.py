@@ -22,6 +22,7 @@ from webagent import trajectory as T
 from webagent.agents.react import Event
 from webagent.llm.base import ChatModel, Completion
 from webagent.prompts import load_prompts
+from webagent.secrets import redact
 from webagent.tools.base import Tool
 from webagent.trajectory import Action, Step, Trajectory
 
@@ -186,5 +187,5 @@ class WalkerAgent:
                     reasoning=c.reasoning, token_ids=c.token_ids, logprobs=c.logprobs)
 
     def _emit(self, kind: str, text: str, step: int = 0, data: dict[str, Any] | None = None) -> None:
-        if self.on_event is not None:
-            self.on_event(Event(kind, text, step, data or {}))
+        if self.on_event is not None:  # displays print and serve events: no secret in them
+            self.on_event(Event(kind, redact(text), step, data or {}))

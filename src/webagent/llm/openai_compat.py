@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webagent.llm.base import Completion
+from webagent.secrets import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class OpenAICompatModel:
             raise ImportError("the OpenAI-compatible backend needs the 'openai' package: pip install 'webagent[llm]'") from e
         self.config = cfg = config or OpenAIConfig()
         self.name = cfg.model
+        register_secret(cfg.api_key())  # error texts may echo it: never store or print it
         self._openai = openai
         self.client = openai.AsyncOpenAI(
             api_key=cfg.api_key(), base_url=cfg.base_url or os.environ.get("OPENAI_BASE_URL") or None,
