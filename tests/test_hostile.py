@@ -244,3 +244,54 @@ def test_an_echoed_api_key_is_never_stored_or_printed(tmp_path, monkeypatch, cap
     assert redact("curl -H 'Authorization: Bearer abcdefgh12345678' sk-abcdefghijklmnopqrstu") == (
         "curl -H 'Authorization: Bearer [REDACTED]' [REDACTED]")
     assert KEY not in capsys.readouterr().err
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ui_client(tmp_path_factory):
+    import os
+
+    import httpx
+
+    from webagent.ui.app import UIConfig, UIServer, create_app
+
+    root = tmp_path_factory.mktemp("ui")
+    plots = root / "run" / "plots"
+    plots.mkdir(parents=True)
+    (plots / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\nreal")
+    secret = tmp_path_factory.mktemp("outside") / "passwd"
+    secret.write_text("root:x:0:0")
+    os.symlink(secret, plots / "evil.png")
+    with UIServer(create_app(UIConfig(roots=[str(root)]))) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client, root
+
+
+def test_ui_refuses_symlinks_out_nul_bytes_deep_json_and_huge_bodies(ui_client):
+    client, root = ui_client
+    run = str(root / "run")
+    assert client.get("/runs/plot", params={"dir": run, "name": "ok.png"}).status_code == 200
+    evil = client.get("/runs/plot", params={"dir": run, "name": "evil.png"})
+    assert evil.status_code == 404 and b"root:x" not in evil.content
+    for path in ("/data", "/data/item", "/runs/task"):
+        r = client.get(path, params={"path": "a\x00b", "dir": "a\x00b", "index": "0"})
+        assert 400 <= r.status_code < 500, (path, r.status_code)
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post("/api/live", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 413  # over the size limit before anything else
+    deep = '{"q": ' + "[" * 5000 + "]" * 5000 + "}"
+    r = client.post("/api/live", content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested" in r.json()["error"]
+    r = client.post("/api/live", content=b"\xff\xfe", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    big = b"x" * (50 * 1024 * 1024)
+    assert client.post("/api/live", content=big, headers={"content-type": "application/json"}).status_code == 413
+
+    def chunks():  # no Content-Length: refused once the limit is passed, not after 50 MB
+        for _ in range(50):
+            yield b"x" * (1024 * 1024)
+
+    r = client.post("/api/live", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413

@@ -21,11 +21,13 @@ from urllib.parse import urlencode
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from webagent.protocol import loads_safe
 from webagent.ui import files as F
 from webagent.ui.live import (
     LiveRequest,
@@ -60,23 +62,44 @@ class UIConfig:
     """Where the server listens; only used to decide whether to check the ``Host`` header."""
     max_running: int = 4
     """Live episodes running at once."""
+    max_body_bytes: int = 64 * 1024
+    """Largest request body accepted (the Live form is a few hundred bytes); larger ones get 413
+    before they are read."""
 
 
 class _SecurityHeaders:
     """ASGI middleware: CSP and friends on every response; on a loopback bind, requests whose
-    ``Host`` is not loopback are refused (a DNS-rebinding page cannot drive the UI)."""
+    ``Host`` is not loopback are refused (a DNS-rebinding page cannot drive the UI); a request
+    body over ``max_body`` bytes gets 413, decided from ``Content-Length`` before anything is
+    read, or while a body without one streams in."""
 
-    def __init__(self, app: Any, check_host: bool):
-        self.app, self.check_host = app, check_host
+    def __init__(self, app: Any, check_host: bool, max_body: int = 64 * 1024):
+        self.app, self.check_host, self.max_body = app, check_host, max_body
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
         if self.check_host:
-            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            host = headers.get(b"host", b"").decode("latin-1")
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if name not in LOOPBACK:
                 return await _plain("this UI only answers on 127.0.0.1 / localhost", 421)(scope, receive, send)
+        length = headers.get(b"content-length", b"0").decode("latin-1").strip()
+        if not length.isdigit():
+            return await _plain("bad Content-Length", 400)(scope, receive, send)
+        if int(length) > self.max_body:
+            return await _plain(f"request body over {self.max_body} bytes", 413)(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:  # answered as 413 by the app's exception handling
+                    raise HTTPException(413, f"request body over {self.max_body} bytes")
+            return message
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -86,7 +109,7 @@ class _SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, limited_receive, send_with_headers)
 
 
 def _plain(text: str, status: int) -> Response:
@@ -166,12 +189,13 @@ async def live_start(request: Request) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         return JSONResponse({"error": "send the form as application/json"}, status_code=415)
     try:
-        body = await request.json()
+        # loads_safe: a deeply nested body is a 400 like any other bad JSON, not a RecursionError.
+        body = loads_safe((await request.body()).decode("utf-8"))
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
         session = ui.sessions.start(LiveRequest.from_dict(body, list(ui.models)))
-    except (ValueError, json.JSONDecodeError) as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+    except (ValueError, TypeError) as e:  # UnicodeDecodeError is a ValueError
+        return JSONResponse({"error": f"bad request: {e}"}, status_code=400)
     return JSONResponse({"id": session.id, "events": f"/api/live/{session.id}/events",
                          "trajectory": f"/api/live/{session.id}/trajectory.json"})
 
@@ -259,9 +283,13 @@ async def run_plot(request: Request) -> Response:
     except F.NotAllowed as e:
         return _plain(str(e), 404)
     name = q.get("name", "")
-    plot = path / "plots" / name
-    # Only a plain PNG file name inside plots/: nothing else is served from a run directory.
-    if "/" in name or "\\" in name or not name.endswith(".png") or not plot.is_file():
+    # Only a plain PNG file name inside plots/, resolved (a symlink) to a file inside plots/:
+    # nothing else is served from a run directory.
+    if "/" in name or "\\" in name or "\x00" in name or not name.endswith(".png"):
+        return _plain("no such plot", 404)
+    plots = (path / "plots").resolve()
+    plot = (plots / name).resolve()
+    if plot.parent != plots or not plot.is_file():
         return _plain("no such plot", 404)
     return FileResponse(plot, media_type="image/png")
 
@@ -360,7 +388,7 @@ def create_app(config: UIConfig | None = None, *, models: dict[str, tuple[str, M
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ui = ui
-    checked = _SecurityHeaders(app, check_host=config.host in LOOPBACK)
+    checked = _SecurityHeaders(app, check_host=config.host in LOOPBACK, max_body=config.max_body_bytes)
     checked.state = app.state  # tests and callers reach the UI state through the outer app too
     return checked
 

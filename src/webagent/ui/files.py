@@ -27,13 +27,19 @@ def resolve_under(roots: list[Path], path: str) -> Path:
     """``path`` (absolute, or relative to the first root) resolved, if it lies under one of ``roots``."""
     if not path:
         raise NotAllowed("no path given")
-    p = Path(path).expanduser()
-    if not p.is_absolute():
-        p = roots[0] / p
-    p = p.resolve()
+    if "\x00" in path:  # the OS refuses it with ValueError: a clear 404, not a 500
+        raise NotAllowed("a path cannot contain a NUL byte")
+    try:
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = roots[0] / p
+        p = p.resolve()
+        exists = p.exists()
+    except (OSError, ValueError, RuntimeError) as e:  # name too long, symlink loop, no home
+        raise NotAllowed(f"{path[:200]}: {type(e).__name__}") from None
     for root in roots:
         if p == root or root in p.parents:
-            if not p.exists():
+            if not exists:
                 raise NotAllowed(f"{path}: no such file or directory")
             return p
     raise NotAllowed(f"{path} is outside the directories this UI may read ({', '.join(map(str, roots))})")
