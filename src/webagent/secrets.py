@@ -28,7 +28,7 @@ _SECRET_ENV = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD", re.IGNORECASE
 _PATTERNS = [
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), MASK),  # OpenAI-style keys, echoed by 401 errors
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"), r"\1" + MASK),
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]+:)[^\s/@]+@"), r"\1" + MASK + "@"),  # user:password@
+    (re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^\s:/@]+:)[^\s/@]+@"), r"\1" + MASK + "@"),  # user:password@
 ]
 _registered: set[str] = set()
 
