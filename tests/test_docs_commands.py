@@ -6,7 +6,9 @@ working directory per file (so a block's later commands read what its earlier on
 sizes cut down (`--n`, `--runs`, `--limit`) where that changes nothing about whether the command
 works. `webagent web serve` starts the offline web on a free port and the file's `curl` commands
 are sent to it. Commands that need a model server, a GPU-sized training run, the live web or a
-file the reader brings are parsed only, each with its reason (see ``why_not_run``).
+file the reader brings are parsed only, each with its reason (see ``why_not_run``). The default
+policy (``--llm auto``) is pinned to the rule-based baseline (``WEBAGENT_POLICY=baseline``): the
+trained policy's own runs are measured by its benchmarks, not here.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ def test_shown_commands_work_on_the_default_world(path, tmp_path, monkeypatch):
     from webagent.world import open_world
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WEBAGENT_POLICY", "baseline")
     parser = build_parser()
     skipped: set[str] = set()
     server = None

@@ -102,7 +102,36 @@ def test_cli_runs_each_stage_and_the_funnel(world_dir, tmp_path, capsys):
     assert main(["traj", "export", str(d / "sft.jsonl"), "--format", "trl", "--out", str(d / "trl.jsonl")]) == 0
     assert len(read_jsonl(d / "trl.jsonl")) == len(read_jsonl(d / "sft.jsonl")) > 0
     assert len(read_jsonl(d / "sft.jsonl")) + len(read_jsonl(d / "rl.jsonl")) == 6
-    assert main(["traj", "funnel", "--qa", str(qa), "--out", str(d / "fun"), "--quiet", "--no-plots", *w]) == 0
+    assert main(["traj", "funnel", "--qa", str(qa), "--out", str(d / "fun"), "--quiet", "--no-plots",
+                 "--min-tool-calls", "2", *w]) == 0
     out = capsys.readouterr().out
     assert "# Trajectory funnel" in out and (d / "fun" / "funnel.json").exists()
     assert main(["traj", "sample", "--qa", str(d / "missing.jsonl"), "--out", str(d / "x.jsonl"), *w]) == 2
+
+
+def test_an_empty_sft_set_says_why_and_what_to_change(world_dir, tmp_path, capsys):
+    """crawlqa's oracle trajectories are short: RFT's default (> 5 tool calls) keeps none of them."""
+    qa = tmp_path / "qa.jsonl"
+    from webagent.world.store import WorldStore
+
+    store = WorldStore(world_dir)
+    tasks = build_suite(store, "crawlqa", split="all")[:6]
+    qa.write_text("".join(json.dumps({**t, "tag": "crawlqa"}) + "\n" for t in tasks))
+    store.close()
+    w = ["--world", str(world_dir)]
+    rc = main(["traj", "funnel", "--qa", str(qa), "--out", f"{tmp_path}/fun/", "--quiet", "--no-plots", *w])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "fewer than 6 tool calls" in err and "--min-tool-calls" in err and "--no-rft" in err
+    assert "report: " in out and "//" not in out.split("report: ", 1)[1]
+    assert "--min-tool-calls" in (tmp_path / "fun" / "funnel.md").read_text()
+    # The same records pass with the option the advice names.
+    rc = main(["traj", "funnel", "--qa", str(qa), "--out", str(tmp_path / "fun2"), "--quiet", "--no-plots",
+               "--min-tool-calls", "1", *w])
+    assert rc == 0 and "is empty" not in capsys.readouterr().err
+    # Stage by stage: select says the same; an empty QA file is one clear line.
+    rc = main(["traj", "select", str(tmp_path / "fun" / "filtered.jsonl"), "--out", str(tmp_path / "s.jsonl")])
+    assert rc == 1 and "--min-tool-calls" in capsys.readouterr().err
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(["traj", "funnel", "--qa", str(tmp_path / "empty.jsonl"), "--out", str(tmp_path / "f3"), *w]) == 2
+    assert "no QA items" in capsys.readouterr().err

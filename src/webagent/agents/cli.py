@@ -63,10 +63,10 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.agent == "walker" and not args.root_url:
         raise ValueError("--agent walker needs --root-url")
+    check_web_args(args)  # mistakes first, before the policy is chosen (and said)
     resolve_policy(args)
     if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
-    check_web_args(args)
     traj = asyncio.run(_run(args))
     if args.json:
         Path(args.json).write_text(traj.to_json() + "\n", encoding="utf-8")

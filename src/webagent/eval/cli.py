@@ -90,11 +90,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.benchmark or not args.out:
         raise ValueError("webagent eval needs --benchmark and --out (or a sub-command: compare, report)")
-    from webagent.llm.factory import LOCAL_CONCURRENCY, resolve_policy
-
-    resolve_policy(args)
-    if args.concurrency is None:
-        args.concurrency = LOCAL_CONCURRENCY if args.llm == "local" else 64
     if args.llm == "local":
         from webagent.llm.factory import check_local_model
 
@@ -111,6 +106,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not Path(args.benchmark).exists():
             raise FileNotFoundError(f"benchmark file not found: {args.benchmark} (or use synth:webwalker, "
                                     "synth:crawlqa, synth:e2hqa, synth:sailorfog)")
+    from webagent.llm.factory import LOCAL_CONCURRENCY, resolve_policy
+
+    resolve_policy(args)
+    if args.concurrency is None:
+        args.concurrency = LOCAL_CONCURRENCY if args.llm == "local" else 64
     cfg = EvalConfig(benchmark=args.benchmark, format=args.format, split=args.split, limit=args.limit, runs=args.runs,
                      concurrency=args.concurrency, agent=args.agent, llm=args.llm, model=args.model,
                      base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -193,7 +195,10 @@ def _load_qas(args: argparse.Namespace, world: Any = None) -> list[dict[str, Any
         from webagent.eval.benchmarks import load_qa_file
 
         tasks = load_qa_file(spec)
-    return tasks[: args.limit] if args.limit else tasks
+    tasks = tasks[: args.limit] if args.limit else tasks
+    if not tasks:  # nothing to sample from: say so now, not as a missing file of a later stage
+        raise ValueError(f"--qa {spec}: no QA items" + (f" (--limit {args.limit})" if args.limit is not None else ""))
+    return tasks
 
 
 def _teacher_config(a: argparse.Namespace):
@@ -272,6 +277,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     print(f"teacher: {teacher.label} · {d['qas']} QA items · solved {d['solved']} ({d['solve_rate']:.1%}) · "
           f"{d['attempts_run']} attempts run ({d['trajectories_per_second']} traj/s) · {len(d['failed'])} failed")
     print(f"trajectories in {args.out}")
+    if d["qas"] and not d["solved"]:
+        print("webagent traj sample: the teacher solved none of the QA items: give more --attempts or "
+              "--max-llm-calls, check the teacher (--teacher, --model, --base-url) and that the QA items "
+              "belong to this --world", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -288,6 +298,12 @@ def cmd_filter(args: argparse.Namespace) -> int:
         why = "; ".join(f"{k}: {v}" for k, v in sorted(st.reasons.items(), key=lambda kv: -kv[1])) or "-"
         print(f"{st.stage:12s} in {st.input:6d}  kept {st.kept:6d}  removed {st.removed:6d}  ({why})")
     print(f"kept {len(result.kept)} → {args.out}")
+    if not result.kept:
+        from webagent.trajectories.advice import empty_advice
+
+        removed = {k: v for st in result.stages for k, v in st.reasons.items()}
+        print(f"webagent traj filter: {empty_advice('The filtered set', removed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -320,6 +336,11 @@ def cmd_select(args: argparse.Namespace) -> int:
         if args.dupo:
             write_jsonl(args.dupo, splits.dupo_input)
         print(f"RL pool: {len(splits.rl_pool)} QA items with no selected trajectory")
+    if not kept:
+        from webagent.trajectories.advice import empty_advice
+
+        print(f"webagent traj select: {empty_advice('The selection', removed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -371,5 +392,9 @@ def cmd_funnel(args: argparse.Namespace) -> int:
                                      quality_model=_chat_model(args.quality_model, args.quality_base_url),
                                      progress=not args.quiet))
     print(render_markdown(report))
-    print(f"report: {args.out}/funnel.md, funnel.json" + (", plots/" if report.get("plots") else ""))
+    out = str(Path(args.out))  # "traj/" → "traj": no "traj//funnel.md"
+    print(f"report: {Path(out, 'funnel.md')}, funnel.json" + (", plots/" if report.get("plots") else ""))
+    if report.get("empty"):
+        print(f"webagent traj funnel: {report['empty']}", file=sys.stderr)
+        return 1
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.jsonl import dumps_line
+from webagent.trajectories.advice import empty_advice
 from webagent.trajectories.filters import FilterConfig, afilter
 from webagent.trajectories.reconstruct import ReconstructConfig, areconstruct
 from webagent.trajectories.records import actions, qa_id, read_jsonl, thoughts, tool_calls, write_jsonl
@@ -107,6 +108,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     sp = report["splits"]
     lines += ["", f"Splits: SFT {sp['sft']} trajectories ({sp['sft_qa_items']} QA items) · RL pool {sp['rl_pool']} QA items "
               f"(also the DUPO pre-filter input)."]
+    if report.get("empty"):
+        lines += ["", "**" + report["empty"].split("\n", 1)[0] + "**", *report["empty"].split("\n")[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -189,6 +192,12 @@ async def arun_funnel(tasks: list[Any], out_dir: str | Path, config: FunnelConfi
               "splits": {"sft": len(splits.sft), "sft_qa_items": len({qa_id(r) for r in splits.sft}), "rl_pool": len(splits.rl_pool)},
               "exports": [str(p.relative_to(out)) for p in exported],
               "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    if not splits.sft:  # an empty SFT set says why and what to change, in the report and on screen
+        removed: dict[str, int] = {}
+        for row in rows:
+            for why, n in row["removed"].items():
+                removed[why] = removed.get(why, 0) + n
+        report["empty"] = empty_advice("The SFT set", removed)
     if cfg.plots:
         report["plots"] = [str(p.relative_to(out)) for p in write_plots(report, {"sampled": sampled, "sft": final},
                                                                           out / "plots", count_text)]
