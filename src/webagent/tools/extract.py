@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from webagent.llm.base import ChatModel
 from webagent.prompts import load_prompts
+from webagent.web.fetch import off_loop
 from webagent.web.index import analyze, query_terms
 
 WEBCONTENT_MAXLENGTH = 150_000  # WebSailor's cap on page text sent to the summary model
@@ -109,7 +110,8 @@ class LexicalExtractor:
         self.fingerprint = f"lexical:{max_evidence_chars}:{max_summary_chars}"
 
     async def extract(self, content: str, goal: str) -> Extraction:
-        return self.extract_sync(content, goal)
+        # A long page takes long enough to stall the event loop: off_loop moves it to a thread.
+        return await off_loop(len(content), self.extract_sync, content, goal)
 
     def extract_sync(self, content: str, goal: str) -> Extraction:
         passages = split_passages(content)

@@ -14,8 +14,9 @@ bodies all come back as a ``FetchResult`` whose ``error`` says what happened in 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -25,11 +26,16 @@ from webagent.urls import is_test_host, normalize_url
 from webagent.web.http import HTTPClient, request_with_retries, retry_after
 from webagent.web.markdown import html_to_markdown
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from webagent.world.store import WorldStore
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "html_to_markdown", "page_markdown", "request_with_retries"]
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "html_to_markdown", "off_loop", "page_markdown",
+           "request_with_retries"]
 
+OFFLOAD_CHARS = 50_000
+"""Inputs longer than this are parsed in a worker thread (see :func:`off_loop`)."""
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/javascript")
 
@@ -245,6 +251,19 @@ def page_markdown(result: FetchResult, *, main_content: bool = True) -> str:
     if result.is_html or result.text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
         return html_to_markdown(result.text, result.url, main_content=main_content)
     return result.text.strip()
+
+
+async def off_loop(size: int, fn: Callable[..., T], *args: Any, always: bool = False, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, in a worker thread when ``size`` (characters of input) exceeds
+    :data:`OFFLOAD_CHARS` or ``always``, else right here.
+
+    Converting or condensing a big page takes tens of milliseconds of CPU; on the event loop
+    that would stall every other episode in flight for as long. The offline web's pages (a few
+    KB) take a fraction of a millisecond, less than a thread hop costs, so they stay here.
+    """
+    if always or size > OFFLOAD_CHARS:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 # -- helpers -----------------------------------------------------------------------------------
