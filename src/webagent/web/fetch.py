@@ -23,7 +23,7 @@ import aiohttp
 
 from webagent.tools.guard import DNSLookupError, URLRefused, check_url
 from webagent.urls import is_test_host, normalize_url
-from webagent.web.http import HTTPClient, request_with_retries, retry_after
+from webagent.web.http import SERVER_KEEPALIVE_S, HTTPClient, request_with_retries, retry_after
 from webagent.web.markdown import html_to_markdown
 
 T = TypeVar("T")
@@ -176,7 +176,7 @@ class Fetcher:
         if key not in self._clients:
             c = self.config
             if local:
-                kw = {"max_per_host": c.max_to_server}
+                kw = {"max_per_host": c.max_to_server, "keepalive": SERVER_KEEPALIVE_S - 10}
             elif c.proxy:  # the proxy resolves names: guard its egress there
                 kw = {"max_per_host": c.max_per_host, "proxy": c.proxy}
             else:  # straight to the live web: connect only to vetted addresses (own server allowed)

@@ -12,9 +12,9 @@ each host. Two reasons for aiohttp rather than httpx's async client:
 The bound per host is an ``asyncio.Semaphore`` held for a whole exchange (request and body): a
 host never sees more than ``max_per_host`` connections from one client, the pool stays small,
 and a live site is not hammered by hundreds of episodes at once. Connections are kept alive and
-reused; the keep-alive time is shorter than servers usually keep an idle connection (uvicorn:
-5 s by default, ``webagent web serve``: 30 s), so a reused connection is rarely one that the
-server is closing just then.
+reused; the client lets an idle connection go before the server would (``keepalive``, below
+uvicorn's default 5 s, or below the 30 s of ``webagent web serve`` for the offline web's own
+server), so a reused connection is rarely one that the server is closing just then.
 
 For the live web, ``pinned_hosts`` makes every connection go to an address the SSRF guard vetted
 in the same DNS lookup (:class:`VettedResolver`), so a rebinding DNS server cannot swap in a
@@ -41,7 +41,11 @@ from yarl import URL
 from webagent.tools.guard import vetted_addresses
 
 KEEPALIVE_S = 4.0
-"""Seconds an idle connection is kept for reuse (below uvicorn's default of 5 s)."""
+"""Seconds an idle connection is kept for reuse by default: below the 5 s that uvicorn and many
+other servers keep one, so the client, not the server, closes it."""
+SERVER_KEEPALIVE_S = 30.0
+"""How long ``webagent web serve`` keeps an idle connection: an episode's next tool call comes
+after a model call, often several seconds later."""
 
 # Errors that mean "the exchange did not complete" and are worth a retry.
 RETRYABLE = (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)
@@ -99,11 +103,12 @@ class HTTPClient:
 
     def __init__(self, *, timeout: float = 20.0, max_per_host: int = 64, max_connections: int = 1024,
                  headers: dict[str, str] | None = None, proxy: str | None = None,
-                 pinned_hosts: tuple[str, ...] | None = None):
+                 pinned_hosts: tuple[str, ...] | None = None, keepalive: float = KEEPALIVE_S):
         if max_per_host < 1:
             raise ValueError("max_per_host must be at least 1")
         self.timeout, self.max_per_host, self.max_connections = timeout, max_per_host, max_connections
         self.headers, self.proxy, self.pinned_hosts = dict(headers or {}), proxy, pinned_hosts
+        self.keepalive = keepalive
         self._state: _LoopState | None = None
 
     def _current(self) -> _LoopState:
@@ -116,7 +121,7 @@ class HTTPClient:
                 _abandon(state.session)
             resolver = VettedResolver(self.pinned_hosts) if self.pinned_hosts is not None else None
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, resolver=resolver,
-                                             use_dns_cache=resolver is None, keepalive_timeout=KEEPALIVE_S)
+                                             use_dns_cache=resolver is None, keepalive_timeout=self.keepalive)
             session = aiohttp.ClientSession(connector=connector, headers=self.headers, trust_env=False,
                                             timeout=aiohttp.ClientTimeout(total=self.timeout))
             state = self._state = _LoopState(session, loop)
