@@ -131,7 +131,8 @@ def run_threads(tasks: list[dict], server: str, concurrency: int) -> float:
                     raise
         raise AssertionError("unreachable")
 
-    with httpx.Client(limits=httpx.Limits(max_connections=concurrency), trust_env=False) as client:
+    # 60 s like a patient client: on a loaded machine the default 5 s made the baseline itself fail.
+    with httpx.Client(limits=httpx.Limits(max_connections=concurrency), trust_env=False, timeout=60) as client:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda t: with_retry(t, client), tasks))
