@@ -11,7 +11,16 @@ no LLM latency is measured. Engines, all in one run:
   flight (how the reference demos call tools), against the same server;
 - runtime overhead per step: the same episodes with instant in-memory tools.
 
-    python bench/bench_agents.py --episodes 512 --concurrency 1 16 256
+Every figure is the median of ``--repeats`` runs, the engines interleaved so that a change in the
+machine's load hits all of them alike. Besides throughput, each row gives the CPU time spent per
+tool step by the client process and by the server process (from /proc), which load on a shared
+machine changes far less than wall-clock rates.
+
+A slow tool: ``--latency-ms 300`` repeats the HTTP engines against a second server that adds that
+latency to every page and search request (the ``faults`` module), where concurrency is what
+counts: the ideal is ``concurrency / (2 steps x latency)`` episodes/s.
+
+    python bench/bench_agents.py --episodes 512 --concurrency 1 16 256 --repeats 3 --latency-ms 300
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,19 +131,21 @@ def run_threads(tasks: list[dict], server: str, concurrency: int) -> float:
                     raise
         raise AssertionError("unreachable")
 
-    with httpx.Client(limits=httpx.Limits(max_connections=concurrency), trust_env=False) as client:
+    # 60 s like a patient client: on a loaded machine the default 5 s made the baseline itself fail.
+    with httpx.Client(limits=httpx.Limits(max_connections=concurrency), trust_env=False, timeout=60) as client:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda t: with_retry(t, client), tasks))
         return time.perf_counter() - t0
 
 
-def start_server(world_dir: str) -> tuple[subprocess.Popen, str]:
+def start_server(world_dir: str, faults: str | None = None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    extra = ["--faults", faults] if faults else []
     proc = subprocess.Popen([sys.executable, "-m", "webagent.cli", "web", "serve", "--world", world_dir,
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):  # wait for the server to come up (a benchmark may poll; tests may not)
         try:
@@ -144,38 +157,112 @@ def start_server(world_dir: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the web server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(fn, tasks: list[dict], c: int, server: subprocess.Popen | None) -> dict:
+    """One run of an engine: wall seconds and the client's and server's CPU seconds."""
+    s0 = cpu_seconds(server.pid) if server else 0.0
+    c0 = time.process_time()
+    dt = fn(tasks, c)
+    return {"seconds": dt, "client_cpu": time.process_time() - c0,
+            "server_cpu": (cpu_seconds(server.pid) - s0) if server else 0.0}
+
+
+def summarize(name: str, c: int, n: int, runs: list[dict]) -> dict:
+    dt = statistics.median(r["seconds"] for r in runs)
+    steps = 2 * n
+    return {"engine": name, "concurrency": c, "episodes": n, "runs": len(runs), "seconds": round(dt, 2),
+            "episodes/s": round(n / dt, 1), "tool steps/s": round(steps / dt, 1),
+            "min-max steps/s": f"{steps / max(r['seconds'] for r in runs):.0f}-{steps / min(r['seconds'] for r in runs):.0f}",
+            "client CPU ms/step": round(statistics.median(r["client_cpu"] for r in runs) / steps * 1000, 3),
+            "server CPU ms/step": round(statistics.median(r["server_cpu"] for r in runs) / steps * 1000, 3)}
+
+
+def compare(rows: list[dict]) -> list[dict]:
+    """Each engine's rate over the thread pool's at the same concurrency, and 256 over 16."""
+    by = {(r["engine"], r["concurrency"]): r["tool steps/s"] for r in rows}
+    out = []
+    for (engine, c), rate in by.items():
+        base = by.get(("thread pool, sync HTTP", c))
+        if base and engine != "thread pool, sync HTTP":
+            out.append({"engine": engine, "concurrency": c, "x thread pool": round(rate / base, 2)})
+    return out
+
+
+COLUMNS = ["engine", "concurrency", "episodes", "runs", "episodes/s", "tool steps/s", "min-max steps/s",
+           "client CPU ms/step", "server CPU ms/step"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--world", help="world directory (default: the default world)")
     ap.add_argument("--episodes", type=int, default=512)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 256])
+    ap.add_argument("--repeats", type=int, default=3, help="runs per engine and concurrency (the median is shown)")
+    ap.add_argument("--latency-ms", type=float, default=300.0,
+                    help="the slow-tool case: latency the second server adds per request (0: skip it)")
+    ap.add_argument("--slow-concurrency", type=int, nargs="+", default=[16, 256])
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the servers are stopped too
     world = open_world(args.world)
     world_dir = str(world.root)
     tasks = episodes(world, args.episodes)
     run_async(tasks[:8], world_dir, None, 8)  # warm up: index, page store, imports
     proc, server = start_server(world_dir)
     rows = []
-    engines = (("asyncio, in-process", lambda t, c: run_async(t, world_dir, None, c)),
-               ("asyncio over HTTP", lambda t, c: run_async(t, None, server, c)),
-               ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c)))
+    engines = (("asyncio, in-process", lambda t, c: run_async(t, world_dir, None, c), None),
+               ("asyncio over HTTP", lambda t, c: run_async(t, None, server, c), proc),
+               ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c), proc))
     try:
+        run_async(tasks[:64], None, server, 16)  # warm up the server
         for c in args.concurrency:
             n = len(tasks) if c > 1 else min(len(tasks), 128)  # concurrency 1 is slow; fewer episodes
-            for name, fn in engines:
-                dt = fn(tasks[:n], c)
-                rows.append({"engine": name, "concurrency": c, "episodes": n, "seconds": round(dt, 2),
-                             "episodes/s": round(n / dt, 1), "tool steps/s": round(2 * n / dt, 1)})
+            runs: dict[str, list[dict]] = {name: [] for name, _, _ in engines}
+            for _ in range(args.repeats):  # interleaved: load changes hit every engine alike
+                for name, fn, srv in engines:
+                    runs[name].append(measure(fn, tasks[:n], c, srv))
+            for name, _, _ in engines:
+                rows.append(summarize(name, c, n, runs[name]))
                 print(json.dumps(rows[-1]), flush=True)
     finally:
         proc.kill()
+    slow_rows = []
+    if args.latency_ms > 0:
+        proc, server = start_server(world_dir, faults=f"latency_ms={args.latency_ms:g}")
+        slow = (("asyncio over HTTP", lambda t, c: run_async(t, None, server, c)),
+                ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c)))
+        try:
+            for c in args.slow_concurrency:
+                n = min(len(tasks), 4 * c)  # four rounds of episodes per run
+                for name, fn in slow:
+                    dts = [fn(tasks[:n], c) for _ in range(args.repeats)]
+                    dt = statistics.median(dts)
+                    ideal = c / (2 * args.latency_ms / 1000)
+                    slow_rows.append({"engine": name, "concurrency": c, "episodes": n, "runs": len(dts),
+                                      "episodes/s": round(n / dt, 1), "ideal episodes/s": round(ideal, 1),
+                                      "share of ideal": round(n / dt / ideal, 2)})
+                    print(json.dumps(slow_rows[-1]), flush=True)
+        finally:
+            proc.kill()
     n = len(tasks)
-    dt = run_async(tasks, None, None, 256)
+    overhead_runs = [run_async(tasks, None, None, 256) for _ in range(args.repeats)]
+    dt = statistics.median(overhead_runs)
     overhead = {"episodes": n, "steps": 3 * n, "seconds": round(dt, 3), "ms per step": round(dt / (3 * n) * 1000, 3)}
-    print("\n" + table(rows, ["engine", "concurrency", "episodes", "seconds", "episodes/s", "tool steps/s"]))
+    ratios = compare(rows)
+    print("\n" + table(rows, COLUMNS))
+    print("\n" + table(ratios, ["engine", "concurrency", "x thread pool"]))
+    if slow_rows:
+        print(f"\nslow tool: the server adds {args.latency_ms:g} ms to every request\n")
+        print(table(slow_rows, ["engine", "concurrency", "episodes", "runs", "episodes/s", "ideal episodes/s",
+                                "share of ideal"]))
     print(f"\nruntime overhead (instant tools, scripted model, concurrency 256): {overhead['ms per step']} ms per "
           f"model step ({overhead['steps']} steps in {overhead['seconds']} s)")
-    save("agents", {"rows": rows, "overhead": overhead, "cpus": os.cpu_count()})
+    save("agents", {"rows": rows, "ratios": ratios, "slow": slow_rows, "latency_ms": args.latency_ms,
+                    "overhead": overhead, "cpus": os.cpu_count(), "load_before": os.getloadavg()})
 
 
 if __name__ == "__main__":

@@ -152,3 +152,23 @@ def test_ray_executor_matches_the_asyncio_runner(tmp_path, world, world_dir):
     for tid, t in local.items():
         r = remote[tid]
         assert (r.answer, r.termination, r.messages) == (t.answer, t.termination, t.messages)
+
+
+def test_trajectory_record_is_what_asdict_gives_and_shares_nothing():
+    import dataclasses
+
+    from webagent.trajectory import Action, Step, Trajectory
+
+    traj = Trajectory("q?", messages=[{"role": "user", "content": "hi"}], meta={"a": {"b": [1, (2, 3)]}},
+                      gold=["x", {"y": 1}], steps=[Step(0, text="t", token_ids=[5, 6], logprobs=[-0.5],
+                                                        actions=[Action("search", {"query": ["a"]}, "obs")])])
+    record = traj.to_dict()
+    expected = dataclasses.asdict(traj)
+    expected["stats"] = record["stats"]
+    assert record == expected
+    record["meta"]["a"]["b"].append(4)
+    record["messages"][0]["content"] = "changed"
+    record["steps"][0]["actions"][0]["arguments"]["query"].append("b")
+    assert traj.meta == {"a": {"b": [1, (2, 3)]}} and traj.messages[0]["content"] == "hi"
+    assert traj.steps[0].actions[0].arguments == {"query": ["a"]}
+    assert Trajectory.from_dict(json.loads(json.dumps(record))).steps[0].token_ids == [5, 6]

@@ -13,10 +13,11 @@ re-derived from text: re-tokenizing a decoded history does not give back the sam
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 # Termination reasons. The first four are the labels of the WebSailor reference loop (R-T-11).
@@ -128,7 +129,7 @@ class Trajectory:
 
     # --- JSON round-trip ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = _plain(self)
         # Derived figures are written for readers of the JSONL; from_dict ignores them.
         d["stats"] = {"llm_calls": self.llm_calls, "tool_calls": self.tool_calls, "tools": self.tool_stats(), **self.usage()}
         return d
@@ -152,3 +153,24 @@ class Trajectory:
 
 def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """What ``dataclasses.asdict`` returns (dataclasses as dicts, containers copied), without its
+    generic deep copy of every leaf: on a finished episode that copy took longer than the episode's
+    own bookkeeping, at every one of thousands of episodes."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return kind(_plain(v) for v in value)
+    return copy.deepcopy(value)

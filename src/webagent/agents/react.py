@@ -214,11 +214,15 @@ class ReactAgent:
         return step, reply.tool_calls if calls is None else calls
 
     async def _run_calls(self, step: Step, calls: list[P.ToolCall], start: float) -> None:
-        for c in calls:
-            self._emit("tool_call", P.format_tool_call(c.name, c.arguments) if c.ok else c.raw, step.index,
-                       {"name": c.name, "arguments": c.arguments, "error": c.error})
+        if self.on_event is not None:  # formatting the calls only for a listener
+            for c in calls:
+                self._emit("tool_call", P.format_tool_call(c.name, c.arguments) if c.ok else c.raw, step.index,
+                           {"name": c.name, "arguments": c.arguments, "error": c.error})
         t0 = time.perf_counter()
-        results = await self._within_deadline(asyncio.gather(*(self._run_one(c) for c in calls)), start)
+        # One call (the usual case) is awaited directly: gather would wrap it in a task of its own.
+        pending = self._run_one(calls[0]) if len(calls) == 1 else asyncio.gather(*(self._run_one(c) for c in calls))
+        results = await self._within_deadline(pending, start)
+        results = [results] if len(calls) == 1 else results
         step.tool_seconds = time.perf_counter() - t0
         step.actions = list(results)
         step.observation = "\n".join(P.format_tool_response(a.observation) for a in step.actions)
@@ -237,7 +241,8 @@ class ReactAgent:
         else:
             tool = self.tools[call.name]
             try:
-                action.observation = await asyncio.wait_for(tool(call.arguments), self.config.tool_timeout)
+                async with asyncio.timeout(self.config.tool_timeout):  # unlike wait_for, no extra task
+                    action.observation = await tool(call.arguments)
             except TimeoutError:
                 action.observation = f"[{call.name}] Error: the tool did not answer within {self.config.tool_timeout:g} s."
             except Exception as e:  # Tool.__call__ never raises, but third-party tools might
@@ -281,7 +286,8 @@ class ReactAgent:
         try:
             if left <= 0:
                 raise TimeoutError
-            return await asyncio.wait_for(awaitable, left)
+            async with asyncio.timeout(left):
+                return await awaitable
         except TimeoutError:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()

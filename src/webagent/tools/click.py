@@ -29,7 +29,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
 from webagent.urls import is_test_host, normalize_url
-from webagent.web.fetch import Fetcher, page_markdown
+from webagent.web.fetch import Fetcher, FetchResult, off_loop, page_markdown
 from webagent.web.markdown import strip_links
 
 SKIPPED_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".pdf")
@@ -156,13 +156,17 @@ class ClickSession:
         if not result.ok:
             return escape_observation(f"The page {url} could not be loaded ({result.error}). Try another button.")
         self.history.append(result.url)
-        buttons = extract_buttons(result.text, result.url, self.root_url) if result.is_html else []
+        buttons, text = await off_loop(len(result.text), self._parse, result)
         for b in buttons:
             self.buttons[b.text] = b.url
-        text = strip_links(page_markdown(result, main_content=False))
         if len(text) > self.max_page_chars:
             text = text[: self.max_page_chars] + "\n…(page cut)"
         return render_observation(escape_observation(text), buttons)
+
+
+    def _parse(self, result: FetchResult) -> tuple[list[Button], str]:
+        buttons = extract_buttons(result.text, result.url, self.root_url) if result.is_html else []
+        return buttons, strip_links(page_markdown(result, main_content=False))
 
 
 class ClickTool(Tool):

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from webagent.llm.base import ChatModel
 from webagent.prompts import load_prompts
+from webagent.web.fetch import off_loop
 from webagent.web.index import analyze, query_terms
 
 WEBCONTENT_MAXLENGTH = 150_000  # WebSailor's cap on page text sent to the summary model
@@ -88,21 +89,27 @@ def _hard_split(text: str, max_chars: int) -> list[str]:
 def bm25_scores(passages: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> list[float]:
     """BM25 score of every passage for ``query``, the passages themselves being the corpus."""
     terms = query_terms(query)
-    docs = [Counter(analyze(p)) for p in passages]
-    if not terms or not docs:
+    if not terms or not passages:
         return [0.0] * len(passages)
-    avg_len = sum(sum(d.values()) for d in docs) / len(docs) or 1.0
-    n = len(docs)
+    tokens = [analyze(p) for p in passages]
+    lengths = [len(t) for t in tokens]
+    avg_len = sum(lengths) / len(lengths) or 1.0
+    n = len(passages)
+    # Only the query's terms matter: count those, and each term's document frequency once (not
+    # once per passage, which made a long page quadratic in its number of passages).
+    wanted = set(terms)
+    docs = [Counter(w for w in t if w in wanted) for t in tokens]
+    idf = {}
+    for t in terms:
+        df = sum(1 for d in docs if t in d)
+        idf[t] = math.log(1 + (n - df + 0.5) / (df + 0.5))
     scores = []
-    for doc in docs:
-        length = sum(doc.values())
+    for doc, length in zip(docs, lengths, strict=True):
         score = 0.0
         for t in terms:
             tf = doc.get(t, 0)
             if tf:
-                df = sum(1 for d in docs if t in d)
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_len))
+                score += idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_len))
         scores.append(score)
     return scores
 
@@ -116,7 +123,8 @@ class LexicalExtractor:
         self.fingerprint = f"lexical:{max_evidence_chars}:{max_summary_chars}"
 
     async def extract(self, content: str, goal: str) -> Extraction:
-        return self.extract_sync(content, goal)
+        # A long page takes long enough to stall the event loop: off_loop moves it to a thread.
+        return await off_loop(len(content), self.extract_sync, content, goal)
 
     def extract_sync(self, content: str, goal: str) -> Extraction:
         passages = split_passages(content)

@@ -24,12 +24,12 @@ import asyncio
 import os
 from typing import Any, Protocol, runtime_checkable
 
-import httpx
+import aiohttp
 
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
 from webagent.types import Hit
-from webagent.web.fetch import HTTP_LIMITS, request_with_retries
+from webagent.web.http import HTTPClient, request_with_retries
 
 SERPER_URL = "https://google.serper.dev"
 BLOCK_SEPARATOR = "\n=======\n"
@@ -66,40 +66,31 @@ class LocalSearch:
 
 
 class _HTTPEngine:
-    """Shared plumbing of the HTTP backends: one lazily created client per event loop."""
+    """Shared plumbing of the HTTP backends: one client (an aiohttp session per event loop, at
+    most ``max_in_flight`` requests to the endpoint at a time)."""
 
-    def __init__(self, base_url: str, timeout: float, retries: int):
+    def __init__(self, base_url: str, timeout: float, retries: int, max_in_flight: int = 256):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, limits=HTTP_LIMITS)
-            self._loop = loop
-        return self._client
+        self._client = HTTPClient(timeout=timeout, max_per_host=max_in_flight)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             resp = await request_with_retries(
-                self._http(), method, self.base_url + path, retries=self.retries, backoff=0.5, **kwargs
+                self._client, method, self.base_url + path, retries=self.retries, backoff=0.5, **kwargs
             )
-        except httpx.HTTPError as e:
+        except (aiohttp.ClientError, TimeoutError) as e:
             raise SearchBackendError(f"{type(self).__name__} request failed ({type(e).__name__})") from None
-        if resp.status_code != 200:
-            raise SearchBackendError(f"{type(self).__name__} answered HTTP {resp.status_code}")
+        if resp.status != 200:
+            raise SearchBackendError(f"{type(self).__name__} answered HTTP {resp.status}")
         try:
             return resp.json()
         except ValueError:
             raise SearchBackendError(f"{type(self).__name__} returned a body that is not JSON") from None
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._client.aclose()
 
 
 class SerperSearch(_HTTPEngine):

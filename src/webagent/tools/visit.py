@@ -18,7 +18,8 @@ from typing import Any
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
 from webagent.tools.extract import WEBCONTENT_MAXLENGTH, Extraction, Extractor, LexicalExtractor
-from webagent.web.fetch import Fetcher, page_markdown
+from webagent.urls import is_test_host
+from webagent.web.fetch import Fetcher, FetchResult, off_loop, page_markdown
 
 BLOCK_SEPARATOR = "\n=======\n"
 MAX_EVIDENCE_CHARS = 10_000
@@ -107,7 +108,7 @@ class VisitTool(Tool):
         result = await self.fetcher.fetch(url)
         if not result.ok:
             return format_failure(shown_url, shown_goal, escape_observation(result.error or "unknown error"))
-        content = page_markdown(result, main_content=True)[: self.max_content]
+        content = (await _markdown(result))[: self.max_content]
         if not content.strip():
             return format_failure(shown_url, shown_goal, "the page has no readable text")
         try:
@@ -124,3 +125,10 @@ class VisitTool(Tool):
         if truncated:
             summary += "\n(The page was too large and only its beginning was read.)"
         return format_visit(url, goal, evidence, summary)
+
+
+async def _markdown(result: FetchResult) -> str:
+    """The page's main content as markdown, off the event loop when the conversion is slow: a big
+    page, or any live page (trafilatura reads those, at milliseconds even for small ones)."""
+    live = not is_test_host(result.url)
+    return await off_loop(len(result.text), page_markdown, result, main_content=True, always=live)

@@ -14,31 +14,30 @@ bodies all come back as a ``FetchResult`` whose ``error`` says what happened in 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
-import httpx
+import aiohttp
 
-from webagent.tools.guard import DNSLookupError, URLRefused, check_url, vetted_addresses
+from webagent.tools.guard import DNSLookupError, URLRefused, check_url
 from webagent.urls import is_test_host, normalize_url
+from webagent.web.http import SERVER_KEEPALIVE_S, HTTPClient, request_with_retries, retry_after
 from webagent.web.markdown import html_to_markdown
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from webagent.world.store import WorldStore
 
-__all__ = ["FetchConfig", "FetchResult", "Fetcher", "html_to_markdown", "page_markdown", "request_with_retries"]
+__all__ = ["FetchConfig", "FetchResult", "Fetcher", "html_to_markdown", "off_loop", "page_markdown",
+           "request_with_retries"]
 
+OFFLOAD_CHARS = 50_000
+"""Inputs longer than this are parsed in a worker thread (see :func:`off_loop`)."""
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/javascript")
-
-
-# httpx keeps only 20 idle connections by default: at hundreds of concurrent episodes it would
-# reopen a connection for almost every request.
-HTTP_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=256)
 
 
 @dataclass
@@ -61,6 +60,11 @@ class FetchConfig:
     """Base URL of the local web server (``webagent serve``) for ``.test`` hosts without a store."""
     proxy: str | None = None
     """Outgoing HTTP proxy for the live web (environment proxies are deliberately ignored)."""
+    max_per_host: int = 16
+    """Requests in flight to one live host at a time (more wait their turn): politeness, and a
+    bound on connections per host."""
+    max_to_server: int = 256
+    """Requests in flight to the offline web's server (``web_url``) at a time."""
 
 
 @dataclass
@@ -104,8 +108,7 @@ class Fetcher:
     def __init__(self, config: FetchConfig | None = None, *, store: WorldStore | None = None):
         self.config = config or FetchConfig()
         self.store = store
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: dict[str, HTTPClient] = {}
 
     async def fetch(self, url: str) -> FetchResult:
         """Fetch ``url`` following redirects; never raises."""
@@ -168,26 +171,17 @@ class Fetcher:
             return FetchResult(url, status=404, error="HTTP 404 Not Found (no such page on the offline web)")
         return FetchResult(page.url, status=200, content_type="text/html; charset=utf-8", text=page.html)
 
-    def _client(self, local: bool) -> httpx.AsyncClient:
-        # httpx clients belong to the event loop they first ran on; a fetcher reused under a new
-        # loop (asyncio.run twice) gets fresh clients instead of a broken pool.
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._clients, self._loop = {}, loop
+    def _client(self, local: bool) -> HTTPClient:
         key = "local" if local else "live"
         if key not in self._clients:
-            kw: dict[str, Any]
-            if local or self.config.proxy:
-                kw = {"proxy": None if local else self.config.proxy, "limits": HTTP_LIMITS}
+            c = self.config
+            if local:
+                kw = {"max_per_host": c.max_to_server, "keepalive": SERVER_KEEPALIVE_S - 10}
+            elif c.proxy:  # the proxy resolves names: guard its egress there
+                kw = {"max_per_host": c.max_per_host, "proxy": c.proxy}
             else:  # straight to the live web: connect only to vetted addresses (own server allowed)
-                kw = {"transport": _pinned_transport(self._allow_for(self.config.web_url or ""))}
-            self._clients[key] = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.config.timeout),
-                follow_redirects=False,
-                trust_env=False,
-                headers={"User-Agent": self.config.user_agent},
-                **kw,
-            )
+                kw = {"max_per_host": c.max_per_host, "pinned_hosts": self._allow_for(c.web_url or "")}
+            self._clients[key] = HTTPClient(timeout=c.timeout, headers={"User-Agent": c.user_agent}, **kw)
         return self._clients[key]
 
     # -- one hop, with retries -----------------------------------------------------------------
@@ -200,17 +194,17 @@ class Fetcher:
             try:
                 async with asyncio.timeout(cfg.timeout):
                     outcome = await self._attempt(url, local)
-            except (TimeoutError, httpx.TimeoutException):
+            except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
                 last = FetchResult(url, error=f"timed out after {cfg.timeout:g} s")
-            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
-                last = FetchResult(url, error="the connection was reset by the server")
-            except httpx.ConnectError as e:
-                return FetchResult(url, error=f"could not connect ({e or 'connection refused'})")
-            except URLRefused as e:  # from the connection backend: the name now resolves elsewhere
+            except URLRefused as e:  # from the resolver: the name now resolves elsewhere
                 return FetchResult(url, error=f"refused by the URL guard: {e}")
-            except DNSLookupError as e:
-                return FetchResult(url, error=str(e))
-            except httpx.HTTPError as e:
+            except aiohttp.ClientConnectorError as e:
+                if isinstance(e.__cause__, DNSLookupError):
+                    return FetchResult(url, error=str(e.__cause__))
+                return FetchResult(url, error=f"could not connect ({e.strerror or 'connection refused'})")
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError):
+                last = FetchResult(url, error="the connection was reset by the server")
+            except (aiohttp.ClientError, ValueError) as e:  # ValueError: a URL aiohttp cannot send
                 return FetchResult(url, error=f"request failed ({type(e).__name__}: {e})")
             else:
                 if not isinstance(outcome, _Retryable):
@@ -231,15 +225,15 @@ class Fetcher:
         else:
             target, headers = url, {}
         async with self._client(local).stream("GET", target, headers=headers) as resp:
-            status = resp.status_code
+            status = resp.status
             ctype = resp.headers.get("content-type", "")
             if status in REDIRECT_CODES and resp.headers.get("location"):
                 return _Redirect(resp.headers["location"])
             if status == 429 or status >= 500:
-                result = FetchResult(url, status, ctype, error=f"HTTP {status} {resp.reason_phrase}".strip())
-                return _Retryable(result, _retry_after(resp.headers.get("retry-after")))
+                result = FetchResult(url, status, ctype, error=f"HTTP {status} {resp.reason or ''}".strip())
+                return _Retryable(result, retry_after(resp.headers.get("retry-after")))
             if status >= 400:
-                return FetchResult(url, status, ctype, error=f"HTTP {status} {resp.reason_phrase}".strip())
+                return FetchResult(url, status, ctype, error=f"HTTP {status} {resp.reason or ''}".strip())
             if ctype and not _is_text_type(ctype):
                 return FetchResult(url, status, ctype, error=_binary_message(ctype, resp.headers.get("content-length")))
             body, truncated = await _read_capped(resp, self.config.max_bytes)
@@ -259,71 +253,20 @@ def page_markdown(result: FetchResult, *, main_content: bool = True) -> str:
     return result.text.strip()
 
 
-async def request_with_retries(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    retries: int = 2,
-    backoff: float = 0.5,
-    max_retry_after: float = 10.0,
-    **kwargs,
-) -> httpx.Response:
-    """Send one request, retrying timeouts, resets, 429 and 5xx with backoff (honouring a capped
-    ``Retry-After``). Returns the last response or raises the last transport error."""
-    for attempt in range(retries + 1):
-        delay = backoff * 2**attempt
-        try:
-            resp = await client.request(method, url, **kwargs)
-        except (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError):
-            if attempt == retries:
-                raise
-        else:
-            if resp.status_code != 429 and resp.status_code < 500 or attempt == retries:
-                return resp
-            after = _retry_after(resp.headers.get("retry-after"))
-            delay = min(after, max_retry_after) if after is not None else delay
-        await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+async def off_loop(size: int, fn: Callable[..., T], *args: Any, always: bool = False, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, in a worker thread when ``size`` (characters of input) exceeds
+    :data:`OFFLOAD_CHARS` or ``always``, else right here.
+
+    Converting or condensing a big page takes tens of milliseconds of CPU; on the event loop
+    that would stall every other episode in flight for as long. The offline web's pages (a few
+    KB) take a fraction of a millisecond, less than a thread hop costs, so they stay here.
+    """
+    if always or size > OFFLOAD_CHARS:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to the addresses the SSRF guard vetted in the same DNS lookup.
-
-    httpx would otherwise resolve the name again when it connects, and a DNS server can answer that
-    second query with a private address (DNS rebinding). TLS still verifies the URL's host name."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_hosts: tuple[str, ...]):
-        self.inner, self.allow_hosts = inner, allow_hosts
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in await vetted_addresses(host, port, self.allow_hosts):
-            try:
-                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
-                error = e
-        raise error
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,  # noqa: ASYNC109
-                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-def _pinned_transport(allow_hosts: tuple[str, ...]) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport with :class:`_PinnedBackend` under its connection pool."""
-    transport = httpx.AsyncHTTPTransport(limits=HTTP_LIMITS, trust_env=False)
-    pool = transport._pool  # httpx exposes no network_backend argument; the pool takes one
-    pool._network_backend = _PinnedBackend(pool._network_backend, tuple(allow_hosts))
-    return transport
 
 
 def _with_scheme(url: str) -> str:
@@ -373,24 +316,11 @@ def _decode(body: bytes, ctype: str) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-async def _read_capped(resp: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
     chunks, size = [], 0
-    async for chunk in resp.aiter_bytes():
+    async for chunk in resp.content.iter_chunked(65536):
         chunks.append(chunk)
         size += len(chunk)
         if size > max_bytes:
             return b"".join(chunks)[:max_bytes], True
     return b"".join(chunks), False
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

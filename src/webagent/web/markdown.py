@@ -15,6 +15,8 @@ the buttons are.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import html_to_markdown as h2m
 
@@ -26,6 +28,26 @@ _MAIN_OPTIONS = h2m.ConversionOptions(extract_metadata=False, exclude_selectors=
 _FULL_OPTIONS = h2m.ConversionOptions(
     extract_metadata=False, preprocessing=h2m.PreprocessingOptions(remove_navigation=False)
 )
+
+
+def _converter(options: h2m.ConversionOptions) -> Callable[[str], Any]:
+    """``html -> ConversionResult`` with ``options`` translated once.
+
+    ``h2m.convert`` translates its Python options into the Rust extension's type on every call,
+    which took as long as converting a small page of the offline web. The translation is done
+    here once; should the package's internals change, the public ``convert`` is used instead."""
+    try:
+        import html_to_markdown._html_to_markdown as rust
+        from html_to_markdown import api
+
+        prepared = api._to_rust_conversion_options(options)
+        rust.convert(html="<p>x</p>", options=prepared, visitor=None)
+    except Exception:
+        return lambda html: h2m.convert(html, options)
+    return lambda html: rust.convert(html=html, options=prepared, visitor=None)
+
+
+_CONVERT = {True: _converter(_MAIN_OPTIONS), False: _converter(_FULL_OPTIONS)}
 
 _DEFINITION_TAG = re.compile(r"<(/?)(dl|dt|dd)\b[^>]*>", re.IGNORECASE)
 _DEFINITION_MARKUP = {("", "dl"): "<ul>", ("/", "dl"): "</ul>", ("", "dt"): "<li><strong>",
@@ -50,8 +72,7 @@ def html_to_markdown(html: str, url: str = "", *, main_content: bool = True) -> 
         if text:
             return text
     try:
-        result = h2m.convert(html, _MAIN_OPTIONS if main_content else _FULL_OPTIONS)
-        return result.content.strip()
+        return _CONVERT[main_content](html).content.strip()
     except Exception:
         # A converter failure must not lose the page: fall back to its bare text.
         from selectolax.lexbor import LexborHTMLParser as HTMLParser

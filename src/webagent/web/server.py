@@ -39,6 +39,7 @@ from starlette.routing import Route
 from webagent.types import Hit
 from webagent.urls import is_test_host
 from webagent.web.faults import FaultConfig, FaultMiddleware
+from webagent.web.http import SERVER_KEEPALIVE_S
 from webagent.world.store import WorldStore
 
 log = logging.getLogger(__name__)
@@ -334,7 +335,8 @@ class BackgroundServer:
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, **options: Any):
         self.app, self.host, self.port = app, host, port
-        self.options = {"log_level": "warning", "access_log": False, **options}
+        self.options = {"log_level": "warning", "access_log": False,
+                        "timeout_keep_alive": int(SERVER_KEEPALIVE_S), **options}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -406,7 +408,10 @@ def serve(world_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 870
     app = create_app(world, faults=faults, api_key=api_key)
     log.info("offline web of %d pages at http://%s:%d (use it as an HTTP proxy for .test URLs)",
              len(world), host, port)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
+    # One process: on a small machine the clients need the other cores (docs/benchmarks.md). A
+    # long keep-alive lets an episode reuse its connection across a model call between two tools.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off",
+                timeout_keep_alive=int(SERVER_KEEPALIVE_S))
 
 
 def _is_loopback(host: str) -> bool:
