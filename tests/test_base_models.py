@@ -27,6 +27,7 @@ from webagent.train.base_models import (  # noqa: E402
 )
 
 NAME = "smollm2-135m"
+pytestmark = pytest.mark.timeout(600)  # the first resolve dequantizes the GGUF (~25 s on 2 idle cores)
 
 
 @pytest.fixture(scope="module")

@@ -633,9 +633,8 @@ def render_results(table: dict[str, Any], cfg: PipelineConfig, timings: dict[str
     for arm, row in table["rows"].items():
         cells = [f"{_pct(row[c]['pass@1'])} / {_pct(row[c]['pass@k'])}" for c in cols]
         lines.append(f"| {ARM_LABELS[arm]} | " + " | ".join(cells) + " |")
-    any_row = next(iter(table["rows"].values()), None)
-    if any_row:
-        lines.append("| questions | " + " | ".join(str(any_row[c]["n"]) for c in cols) + " |")
+    for arm, row in table["rows"].items():  # arms may have run on different numbers of questions
+        lines.append(f"| questions ({ARM_LABELS[arm]}) | " + " | ".join(str(row[c]["n"]) for c in cols) + " |")
     if table["rl_gain_harder_points"]:
         lines += ["", "RL gain over SFT on the harder split (Pass@1 points): "
                   + ", ".join(f"{ARM_LABELS[a]} {v:+.1f}" for a, v in table["rl_gain_harder_points"].items())]
