@@ -141,9 +141,10 @@ def test_cli_registers_ui_with_help():
     assert "127.0.0.1" in sub.help
 
 
-def test_live_local_model_runs_the_shipped_checkpoint_in_its_runtime(site):
+def test_live_local_model_runs_the_shipped_checkpoint_in_its_runtime(site, monkeypatch):
     from webagent.checkpoints import find_checkpoint, load_runtime
 
+    monkeypatch.setenv("WEBAGENT_POLICY", "nano")  # the small toy checkpoint: fast in a test
     path = find_checkpoint("nano")
     if path is None:
         pytest.skip("no shipped checkpoint in this installation")

@@ -94,13 +94,18 @@ class _Request:
     grounding: RequestGrounding | None = None
 
 
+def _takes(model: Any, arg: str) -> bool:
+    """Whether the model's forward takes ``arg`` (looking through a peft wrapper)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return arg in inspect.signature(type(base).forward).parameters
+
+
 def _cache_arg(model: Any) -> str:
     """The name of the KV-cache argument: ``cache`` in current transformers (``past_key_values``
     is deprecated there), ``past_key_values`` before."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper
-    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+    return "cache" if _takes(model, "cache") else "past_key_values"
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -143,6 +148,7 @@ class LocalModel:
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         self._cache_arg = _cache_arg(self.model)
+        self._forward_extra = {"logits_to_keep": 1} if _takes(self.model, "logits_to_keep") else {}
         self._prefixes: dict[int, tuple[Any, list]] = {}  # insertion order = age, for eviction
         self._prefix_key = 0
         self._torch = torch
@@ -248,7 +254,7 @@ class LocalModel:
                 # logits_to_keep=1: the prompt pass needs the next token's logits only, not the
                 # vocabulary projection of every prompt position (a fifth of a small model's prefill).
                 out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                                 use_cache=True, logits_to_keep=1, **{self._cache_arg: cache})
+                                 use_cache=True, **self._forward_extra, **{self._cache_arg: cache})
                 cache = getattr(out, self._cache_arg)
                 logits, masks = self._ground(rows, out.logits[:, -1, :].float())
                 chosen = self._sample(logits, temps, top_ps)
@@ -331,6 +337,8 @@ class LocalModel:
         token), evicting the prefix it extends and then the oldest entries."""
         import numpy as np
 
+        if not hasattr(cache, "layers"):  # a model with a legacy (tuple) cache: nothing to reuse
+            return
         length = cache.get_seq_length()
         for i, row in enumerate(rows):
             seq = list(row.req.prompt_ids) + row.token_ids[:-1]

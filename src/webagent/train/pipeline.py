@@ -822,7 +822,7 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
         (dest / "lineage").mkdir()
         for i, c in enumerate(chain, 1):
             (dest / "lineage" / f"{i}-pipeline_config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
-    how = ("trained from scratch" if is_preset(cfg.model)
+    how = ("trained from scratch" if is_preset(chain[0].model)  # a lineage starts where its first run did
            else f"{cfg.model} post-trained{' with LoRA' if cfg.sft_lora_r else ''}")
     card = {"label": f"webagent {dest.name} ({how}, {params / 1e6:.1f}M params)", "name": dest.name, "arm": arm,
             "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
@@ -919,7 +919,7 @@ def render_card(card: dict[str, Any], results_md: str) -> str:
     loss, ev, tps = (f"{loss:.3f}" if loss else "?"), (f"{ev:.3f}" if ev else "?"), (f"{tps:,.0f}" if tps else "?")
     results = results_md.split("\n", 1)[1] if results_md.startswith("# ") else results_md
     name = card.get("name", "nano")
-    scratch = is_preset(p["model"])
+    scratch = is_preset(((card.get("lineage") or [{}])[0]).get("model") or p["model"])
     if scratch:
         what = (f"A Qwen2-architecture causal LM ({card['parameters']:,} parameters, vocabulary {p['vocab_size']}) trained\n"
                 f"**from scratch** {how} to act as a ReAct web agent on the\n")
