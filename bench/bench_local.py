@@ -62,11 +62,10 @@ class PlainGenerate:
 
 def run_arm(name, model, tasks, world, runtime, concurrency: int) -> dict:
     from webagent.agents.react import ReactAgent
-    from webagent.tools.toolbox import WebConfig
 
     async def go():
         sem = asyncio.Semaphore(concurrency)
-        async with runtime.toolbox(WebConfig(web="offline", world=world)) as tb:
+        async with runtime.toolbox(world=world) as tb:
             async def one(t):
                 async with sem:
                     agent = ReactAgent(model, tb.react_tools, runtime.react_config(temperature=0.0))
