@@ -118,6 +118,9 @@ class PipelineConfig:
     rl_group_size: int = 4
     rl_batch_size: int = 4
     rl_mini_batch_size: int = 4
+    rl_micro_batch_size: int | None = None
+    """Rows per RL forward/backward pass (None: the RL preset's). A pretrained base's long rows need 1:
+    the smol model at 8 rows of ~3k tokens took over 20 GB and was killed."""
     rl_lr: float = 5e-5
     rl_max_gen_rounds: int = 3
     """DAPO: most rollout rounds per update (re-sampling to refill the batch)."""
@@ -170,7 +173,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # compact runtime, its own tokenizer; sized for a 2-core CPU (docs/training.md).
     "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
-                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, eval_concurrency=8, vanilla_runs=1,
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, rl_micro_batch_size=1, eval_concurrency=8, vanilla_runs=1,
                  vanilla_questions=18),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
@@ -501,7 +504,7 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
     rc = RLConfig(out_dir=str(out), policy=str(policy), tokenizer=str(run.path("sft")),
                   preset="nano" if cfg.model == "nano" else "micro",
                   algorithm=algorithm, group_size=cfg.rl_group_size, batch_size=cfg.rl_batch_size,
-                  mini_batch_size=cfg.rl_mini_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
+                  mini_batch_size=cfg.rl_mini_batch_size, micro_batch_size=cfg.rl_micro_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
                   **rt.rollout_settings(), world=str(world_dir), seed=cfg.seed, max_gen_rounds=cfg.rl_max_gen_rounds,
                   device=cfg.device, save_every=max(1, cfg.rl_steps // 3), progress=cfg.progress)
     res = train_rl(rc, tasks, toolbox=rt.world_toolbox)
