@@ -58,7 +58,12 @@ def test_package_model_resolves_loads_and_is_cached(base_dir):
     assert resolve_model(NAME) == base_dir  # the second resolve reads the cache, writes nothing
     assert (base_dir / "model.safetensors").stat().st_mtime_ns == stamp
     tok = AutoTokenizer.from_pretrained(str(base_dir))
+    # Generation stops on the end of a turn whatever transformers version read the GGUF (5.17 says
+    # <|im_start|>): the tokenizer, the config and the generation config agree on <|im_end|>.
     assert tok.eos_token == "<|im_end|>" and "<|im_start|>" in tok.chat_template
+    eos_id = tok.convert_tokens_to_ids("<|im_end|>")
+    gen = json.loads((base_dir / "generation_config.json").read_text())
+    assert cfg["eos_token_id"] == gen["eos_token_id"] == eos_id
     assert model_dir_problem(NAME) is None
     assert "not a model directory" in model_dir_problem("/nope/at/all")
     assert NAME in PACKAGE_MODELS
