@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from common import save, table
-from webagent.train.copying import ordinary_ids, repeat_accuracy
+from webagent.train.drill import ordinary_ids, repeat_accuracy
 
 
 def held_out_chats(run: Path) -> list[dict]:

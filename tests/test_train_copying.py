@@ -12,15 +12,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from _train_helpers import TINY, params, torchrun_webagent  # noqa: E402
-from webagent.train.copying import (  # noqa: E402
-    CopyConfig,
-    ordinary_ids,
-    repeat_accuracy,
-    repeat_batch,
-    repeat_row,
-    train_copy,
-)
+from webagent.train.copying import CopyConfig, train_copy  # noqa: E402
 from webagent.train.data import IGNORE, page_chats  # noqa: E402
+from webagent.train.drill import ordinary_ids, repeat_accuracy, repeat_batch, repeat_row  # noqa: E402
 from webagent.train.sft import SFTConfig, train_sft  # noqa: E402
 
 

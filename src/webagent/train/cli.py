@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from webagent.train.models import check_model_arg  # shared with `webagent pipeline`
+
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` and its sub-commands."""
@@ -123,18 +125,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if not isinstance(overrides, dict):
         raise ValueError("--model-config must be a JSON object")
     return overrides
-
-
-def check_model_arg(model: str, option: str = "--model") -> None:
-    """A model preset passes; anything else must be able to be a model (clear error, before torch loads)."""
-    from webagent.llm.factory import check_local_model
-    from webagent.train.models import is_preset
-
-    if not is_preset(model):
-        try:
-            check_local_model(model)
-        except ValueError as e:
-            raise ValueError(str(e).replace("--model:", f"{option}:", 1) + " Or a model preset: nano, micro, small.") from None
 
 
 def cmd_copy(args: argparse.Namespace) -> int:

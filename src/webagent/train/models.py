@@ -45,6 +45,17 @@ def is_preset(name: str) -> bool:
     return name in PRESETS
 
 
+def check_model_arg(model: str, option: str = "--model") -> None:
+    """A model preset passes; anything else must be able to be a model (clear error, before torch loads)."""
+    from webagent.llm.factory import check_local_model
+
+    if not is_preset(model):
+        try:
+            check_local_model(model)
+        except ValueError as e:
+            raise ValueError(str(e).replace("--model:", f"{option}:", 1) + " Or a model preset: nano, micro, small.") from None
+
+
 def preset_config(name: str, vocab_size: int | None = None, **overrides: Any):
     """A ``Qwen2Config`` for a preset; ``vocab_size`` is usually ``len(tokenizer)``."""
     from transformers import Qwen2Config

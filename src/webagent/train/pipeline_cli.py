@@ -1,4 +1,4 @@
-"""``webagent pipeline``: the from-scratch pipeline on the command line (see ``train/pipeline.py``).
+"""``webagent pipeline``: the from-scratch pipeline on the command line (see ``train/pipeline/``).
 
     webagent pipeline --preset nano --out runs/nano                  # everything, resumable
     webagent pipeline --preset nano --out runs/nano --ship checkpoints/nano
@@ -82,7 +82,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None)
     cfg = make_config(preset, args.out, progress=not args.quiet,
                       **{**base, **{k: v for k, v in cli.items() if v is not None}})
-    from webagent.train.cli import check_model_arg
+    from webagent.train.models import check_model_arg
 
     check_model_arg(cfg.model)  # before hours of stages, not at the SFT stage
     stages = tuple(s for s in args.stages.split(",") if s) if args.stages else None

@@ -87,7 +87,7 @@ class SFTConfig:
     chats is a target, pages and search results included (language-model pretraining on the text
     an agent reads, e.g. before SFT of a model trained from scratch)."""
     copy_rows: int = 0
-    """Rows of the copy drill (``copying.py``: random blocks and their repeats) added to every
+    """Rows of the copy drill (``drill.py``: random blocks and their repeats) added to every
     step on every process, so that the circuit of a copy warm-up survives SFT."""
     copy_weight: float = 0.3
     """Weight of the drill's token-mean loss next to the chats' loss."""
@@ -427,7 +427,7 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
 
     state = _Loop(cfg, d, device, autocast, loss_mod, optimizer, rows, total)
     if cfg.copy_rows:
-        from webagent.train.copying import ordinary_ids
+        from webagent.train.drill import ordinary_ids
 
         state.copy_ids = ordinary_ids(tokenizer)
     end = total if cfg.halt_after is None else min(total, start + cfg.halt_after)
@@ -554,7 +554,7 @@ class _Loop:
         Run before the chats' micro-batches and outside DDP's sync, so its gradient is summed
         into theirs and all-reduced with the last micro-batch (DDP's average over processes is
         the mean of the per-process drill losses, as wanted)."""
-        from webagent.train.copying import ROW_LEN, repeat_batch
+        from webagent.train.drill import ROW_LEN, repeat_batch
 
         cfg, dev = self.cfg, self.device
         ids, labels, pos = repeat_batch(self.copy_ids, cfg.copy_rows, ROW_LEN, cfg.seed, step, rank=self.d.rank)

@@ -1,0 +1,76 @@
+"""Shipping: one arm's policy with its tokenizer, runtime settings, lineage and model card."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from webagent.train.pipeline.card import render_card
+from webagent.train.pipeline.config import lineage, load_config
+from webagent.train.pipeline.evaluate import TRAINED_ARMS, arm_model
+from webagent.train.pipeline.run import Run
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+_SHIP_FILES = ("config.json", "generation_config.json", "model.safetensors", *_TOKENIZER_FILES)
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = "best") -> Path:
+    """Copy one arm's policy (``best``: the highest overall Pass@1) with its tokenizer, runtime
+    settings (``webagent_agent.json``), card data (``webagent_card.json``) and a model card."""
+    from webagent.train.models import count_parameters
+
+    cfg = load_config(out)
+    run = Run(cfg)
+    table = json.loads(run.path("report", "results.json").read_text())
+    rows = table["rows"]
+    if arm == "best":
+        arm = max((a for a in rows if a in TRAINED_ARMS), key=lambda a: rows[a]["overall"]["pass@1"] or 0)
+    src = arm_model(run, arm)
+    if src is None:
+        raise ValueError(f"arm {arm!r} has no trained model in {out}")
+    from webagent.train.base_models import ADAPTER_CONFIG, load_causal_lm
+    from webagent.train.models import is_preset
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    adapter = src / "adapter"
+    if (adapter / ADAPTER_CONFIG).is_file():  # a LoRA run ships its adapter on the package base
+        files = [adapter / n for n in _ADAPTER_FILES] + [src / n for n in _TOKENIZER_FILES]
+        for stale in ("config.json", "generation_config.json", "model.safetensors"):
+            (dest / stale).unlink(missing_ok=True)
+    else:
+        files = [src / n for n in _SHIP_FILES]
+    for f in files:
+        if f.is_file():
+            shutil.copy2(f, dest / f.name)
+    params = count_parameters(load_causal_lm(src))
+    cfg.runtime.save(dest)
+    # A policy trained over several runs ships every run's settings, so the card can say how to redo it.
+    chain = [*lineage(cfg), cfg]
+    shutil.rmtree(dest / "lineage", ignore_errors=True)
+    if len(chain) > 1:
+        (dest / "lineage").mkdir()
+        for i, c in enumerate(chain, 1):
+            (dest / "lineage" / f"{i}-pipeline_config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
+    how = ("trained from scratch" if is_preset(chain[0].model)  # a lineage starts where its first run did
+           else f"{cfg.model} post-trained{' with LoRA' if cfg.sft_lora_r else ''}")
+    card = {"label": f"webagent {dest.name} ({how}, {params / 1e6:.1f}M params)", "name": dest.name, "arm": arm,
+            "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
+            "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(),
+            "data": {s: run.done(s) for s in ("qa", "trajectories")},
+            "training": {s: run.done(s) for s in ("copy", "sft", "rl-dapo", "rl-dupo")},
+            "lineage": [{"out": c.out, "preset": c.preset, "model": c.model, "sft_lr": c.sft_lr,
+                         **{s: Run(c).done(s) for s in ("copy", "sft")}} for c in chain[:-1]]}
+    for old in dest.glob("*.png"):  # a curve of an earlier shipment must not pass for this one's
+        old.unlink()
+    for png in table.get("curves") or []:
+        if Path(png).is_file():
+            shutil.copy2(png, dest / Path(png).name)
+            card.setdefault("curves", []).append(Path(png).name)
+    (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
+    shutil.copy2(run.path("report", "results.md"), dest / "results.md")
+    (dest / "README.md").write_text(render_card(card, run.path("report", "results.md").read_text()), encoding="utf-8")
+    return dest
