@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from webagent.llm.factory import add_grounding_arg
+from webagent.llm.factory import add_grounding_arg, add_max_tokens_arg
 
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6)")
     p.add_argument("--top-p", type=float, default=0.95, help="top-p (default 0.95)")
+    add_max_tokens_arg(p)
     add_grounding_arg(p)
     p.add_argument("--judge", default="rule",
                    help="rule (offline default) or llm:gaia, llm:browsecomp, llm:xbench, llm:webwalker")
@@ -114,7 +115,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = EvalConfig(benchmark=args.benchmark, format=args.format, split=args.split, limit=args.limit, runs=args.runs,
                      concurrency=args.concurrency, agent=args.agent, llm=args.llm, model=args.model,
                      base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,
-                     top_p=args.top_p, grounding=args.grounding, judge=args.judge, judge_model=args.judge_model,
+                     top_p=args.top_p, max_tokens=args.max_tokens, grounding=args.grounding, judge=args.judge, judge_model=args.judge_model,
                      judge_base_url=args.judge_base_url, judge_api_key_env=args.judge_api_key_env, web=args.web,
                      world=args.world, max_llm_calls=args.max_llm_calls, max_actions=args.max_actions, seed=args.seed,
                      oracle_p_wrong_page=args.oracle_wrong_page, oracle_p_reformulate=args.oracle_reformulate,

@@ -61,6 +61,8 @@ class EvalConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 0.6
     top_p: float | None = 0.95
+    max_tokens: int | None = None
+    """Most tokens per model reply (``None``: the backend's default, 2048 for a server)."""
     grounding: str | None = None
     """Grounded decoding of a local model: any of ``format,url,query,answer``, ``all`` or ``none``
     (:mod:`webagent.llm.grounding`); None: the model's own setting (ReAct; :meth:`resolved`)."""
@@ -177,7 +179,8 @@ def _model_factory(cfg: EvalConfig, world: Any) -> Callable[[dict[str, Any], int
         shared = WalkerBaselinePolicy() if cfg.agent == "walker" else BaselinePolicy()
         return lambda task, run: shared
     model = make_model(cfg.llm, cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding or "none")
+                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding or "none",
+                       max_tokens=cfg.max_tokens)
     return lambda task, run: model
 
 
