@@ -319,16 +319,15 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory: Callable[[d
 async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None, policy=None, judge=None, world=None,
                     progress: bool = True, on_record=None, runtime: Any = None) -> dict[str, Any]:
     """The async form of :func:`run_eval`."""
-    from tqdm import tqdm
-
     from webagent.eval.report import write_report
+    from webagent.progress import progress as progress_bar
     from webagent.tools.toolbox import Toolbox, WebConfig
 
     cfg = cfg.resolved()
     out, world, bench, judge, label, paths = _prepare(cfg, out_dir, world, judge, policy)
     done, correct = _progress_state(paths)
-    bar = tqdm(total=len(bench.tasks) * cfg.runs, initial=done, desc=f"eval {bench.name}", unit="ep",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(bench.tasks) * cfg.runs, initial=done, desc=f"eval {bench.name}", unit="ep",
+                       disable=not progress)
     if done:
         bar.set_postfix_str(f"acc {correct / done:.1%} (resumed {done})")
 
