@@ -31,7 +31,9 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     synth = subparsers.add_parser("synth", help="synthesize QA data (WebWalkerQA, CrawlQA, E2HQA, SailorFog-QA)")
     sub = synth.add_subparsers(dest="synth_command", metavar="GENERATOR")
     for name, help_text in GENERATOR_HELP.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # `webagent synth webwalker` is the generator of the `synth:webwalker` suite: both names work.
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           aliases=["webwalker"] if name == "webwalkerqa" else [])
         _common(p)
         if name == "webwalkerqa":
             p.add_argument("--single-share", type=float, default=0.5, help="share of single-source items (default 0.5)")
