@@ -126,7 +126,7 @@ class ReactAgent:
             traj.termination = T.TIMEOUT
         traj.seconds = time.perf_counter() - start
         if traj.termination == T.ANSWER or traj.answer is not None:
-            self._emit("answer", traj.answer or "", len(traj.steps))
+            self._emit("answer", traj.answer or "", traj.steps[-1].index if traj.steps else 0)  # the answering step
         return traj
 
     async def _loop(self, traj: Trajectory, start: float) -> None:
