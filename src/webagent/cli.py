@@ -164,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="the main job: build the default world, serve it, search and visit it")
+    p = sub.add_parser("demo", help="start here: build the default world, serve it, search and visit it, and "
+                                    "answer a question with the default policy",
+                       description="Build the default world (first run only), serve it on 127.0.0.1, search and "
+                                   "visit it, and run the ReAct agent on one question with the default policy "
+                                   "(the shipped trained policy, else the rule-based baseline; it says which).")
     _add_world_arg(p)
     p.set_defaults(func=cmd_demo)
 

@@ -18,7 +18,7 @@ from webagent.llm.factory import add_grounding_arg, add_max_tokens_arg
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``eval`` (with ``compare`` and ``report``) on an argparse ``subparsers`` object."""
     p = subparsers.add_parser("eval", help="evaluate an agent on a benchmark (resumable; writes a report)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--benchmark", help="a benchmark file, or synth:webwalker|crawlqa|e2hqa|sailorfog (offline web)")
     p.add_argument("--format", default="auto",
                    help="auto (default), jsonl, webwalkerqa, gaia, browsecomp, browsecomp-zh, xbench")
@@ -34,7 +34,8 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="auto (default): the shipped trained policy, or the rule-based baseline where it cannot load; "
                         "baseline: rule-based policy; oracle: privileged upper bound; openai: a model server; "
                         "local: a model directory or package model (--model PATH)")
-    p.add_argument("--model", default="default", help="model name on the server (--llm openai)")
+    p.add_argument("--model", default="default",
+                   help="model name on the server (--llm openai), or a model directory or package model (--llm local)")
     p.add_argument("--base-url", help="OpenAI-compatible server URL (default $OPENAI_BASE_URL)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6)")

@@ -19,7 +19,7 @@ from webagent.summary import add_json_arg
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` and its sub-commands."""
-    train = subparsers.add_parser("train", help="tokenizer, model presets and observation-masked SFT")
+    train = subparsers.add_parser("train", help="train a policy: tokenizer, copy warm-up, observation-masked SFT, RL (DUPO, DAPO, GRPO)")
     sub = train.add_subparsers(dest="train_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer on an offline world's pages")

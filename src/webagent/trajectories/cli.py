@@ -23,7 +23,7 @@ from typing import Any
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``traj`` and its sub-commands on an argparse ``subparsers`` object."""
     p = subparsers.add_parser("traj", help="trajectories: rejection sampling, filters, reconstruction, RFT, exports",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="traj_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: p.print_help() or 2)
 

@@ -1,0 +1,36 @@
+"""Every command's --help, read as a newcomer reads it."""
+
+import argparse
+
+from webagent.cli import build_parser
+
+
+def all_parsers(parser=None, path=("webagent",)):
+    parser = parser or build_parser()
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if sub.prog.endswith(" " + name):  # aliases list the same parser again
+                    yield from all_parsers(sub, (*path, name))
+
+
+def test_help_texts_show_no_source_markup_and_every_llm_option_offers_local():
+    seen = 0
+    for path, p in all_parsers():
+        text = p.format_help()
+        assert "``" not in text, " ".join(path)
+        for action in p._actions:
+            if "--llm" in action.option_strings and action.choices:
+                assert "local" in action.choices and "local" in action.help, " ".join(path)
+                seen += 1
+    assert seen >= 3  # run, eval, synth's generators
+
+
+def test_help_names_what_commands_do():
+    p = build_parser()
+    top = p.format_help()
+    assert "answer a question" in top and "RL (DUPO, DAPO, GRPO)" in top
+    evaluate = next(q for _, q in all_parsers(p) if q.prog == "webagent eval")
+    model = next(a for a in evaluate._actions if "--model" in a.option_strings)
+    assert "--llm local" in model.help
