@@ -34,3 +34,15 @@ def test_help_names_what_commands_do():
     evaluate = next(q for _, q in all_parsers(p) if q.prog == "webagent eval")
     model = next(a for a in evaluate._actions if "--model" in a.option_strings)
     assert "--llm local" in model.help
+
+
+def test_shipped_checkpoint_pages_name_no_path_of_the_machine_they_were_made_on():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    pages = [p for d in root.iterdir() if d.is_dir() for p in (d / "results.md", d / "README.md") if p.is_file()]
+    assert pages
+    for page in pages:
+        found = re.findall(r"(?<![\w.])/(?:tmp|root|home|work|var|private)/\S*", page.read_text(encoding="utf-8"))
+        assert found == [], f"{page}: {found}"
