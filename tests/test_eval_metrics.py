@@ -72,3 +72,29 @@ def test_behaviour_statistics():
     assert bh["tool_failure_rate"] == pytest.approx(1 / 4)
     assert bh["no_answer"] == 1 and bh["terminations"] == {"answer": 1, "exceed available llm calls": 1}
     assert bh["tool_call_histogram"] == {2: 1, 4: 1}
+
+
+def test_plots_order_difficulty_show_zero_bars_and_give_counts_integer_axes(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from webagent.eval.report import ordered_categories, write_plots
+
+    assert ordered_categories(["x/hard", "x/easy", "x/medium"]) == ["x/easy", "x/medium", "x/hard"]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    cell = lambda acc: {"questions": 2, "mean_pass@1": acc, "pass@k": acc}  # noqa: E731
+    report = {"labels": {"policy": "p", "judge": "rule", "runs": 1},
+              "breakdowns": {"type×difficulty": {"single/hard": cell(0.0), "single/easy": cell(0.5),
+                                                 "single/medium": cell(0.25)}},
+              "behaviour": {"tool_call_histogram": {"2": 7}}}
+    assert write_plots(report, tmp_path) == ["plots/accuracy_by_type_x_difficulty.png", "plots/tool_calls.png"]
+    bars, hist = (f.axes[0] for f in figures)
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["single/easy", "single/medium", "single/hard"]
+    assert [t.get_text() for t in bars.texts] == ["50", "25", "0"]  # the zero bar is labelled
+    lo, hi = hist.get_xlim()
+    assert lo <= 1 and hi >= 3  # not 1.6–2.4 around the one value
+    ticks = [t for t in hist.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    for f in figures:
+        f.clf()

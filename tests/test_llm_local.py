@@ -170,3 +170,16 @@ def test_prefix_cache_reuses_the_last_turn_and_changes_nothing(model_dir):
     for x, y in zip(with_cache, without, strict=True):
         assert x.token_ids == y.token_ids and x.text == y.text
         assert max(abs(p - q) for p, q in zip(x.logprobs, y.logprobs, strict=True)) < 1e-4
+
+
+def test_generation_emits_no_future_warning(lm):
+    """transformers' past_key_values deprecation (and any other FutureWarning) stays out of runs."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        two_turns = [(msgs("Where is Velor held?"), {}), (msgs("Where is Velor held?") + [
+            {"role": "assistant", "content": "<answer>Quarnby</answer>"}, {"role": "user", "content": "Sure?"}], {})]
+        gen_all(lm, two_turns[:1])
+        gen_all(lm, two_turns[1:])  # the second turn reuses the first one's cache
+    assert [str(w.message) for w in caught if issubclass(w.category, FutureWarning)] == []

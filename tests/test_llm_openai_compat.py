@@ -21,7 +21,8 @@ def ok_body(text="<answer>1</answer>", **extra_choice):
 
 
 class FakeServer:
-    """Replies from a script: each item is (status, body, headers) or "hang" (wait until closed)."""
+    """Replies from a script: each item is (status, body, headers), "hang" (wait until closed) or a
+    function of the request body returning one of those."""
 
     def __init__(self, script):
         self.script, self.requests, self.release = list(script), [], threading.Event()
@@ -35,6 +36,8 @@ class FakeServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 srv.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                 item = srv.script.pop(0) if srv.script else (200, ok_body(), {})
+                if callable(item):
+                    item = item(body)
                 if item == "hang":
                     srv.release.wait(30)
                     return
@@ -196,3 +199,123 @@ def test_concurrency_limit_holds_on_the_server():
         server.close()
     assert len(out) == 8 and len(server.requests) == 8 and m.usage["requests"] == 8
     assert server.peak == 2  # never more than the limit in flight, and the limit was used
+
+
+# --- per-turn token limit and context overflow ------------------------------------------------------
+
+# How llama.cpp, vLLM and OpenAI answer a request that does not fit the context window.
+OVERFLOWS = [
+    {"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it",
+               "type": "exceed_context_size_error", "n_prompt_tokens": 5000, "n_ctx": 4096}},
+    {"object": "error", "message": "This model's maximum context length is 4096 tokens. However, you requested "
+                                   "6144 tokens (4096 in the messages, 2048 in the completion).",
+     "type": "BadRequestError", "param": None, "code": 400},
+    {"error": {"message": "This model's maximum context length is 8192 tokens. However, your messages resulted in "
+                          "9001 tokens.", "type": "invalid_request_error", "param": "messages",
+               "code": "context_length_exceeded"}},
+    {"error": {"message": "Too many tokens: the prompt is longer than the model's context window"}},
+]
+
+
+@pytest.mark.parametrize("server", [[(200, ok_body(), {}), (200, ok_body(), {})]], indirect=True)
+def test_a_per_turn_token_limit_is_sent_by_default(server):
+    from webagent.llm.openai_compat import DEFAULT_MAX_TOKENS
+
+    gen(model(server))
+    assert server.requests[0]["body"]["max_tokens"] == DEFAULT_MAX_TOKENS == 2048
+    gen(model(server, max_tokens=300))
+    assert server.requests[1]["body"]["max_tokens"] == 300
+
+
+@pytest.mark.parametrize("server", [[(400, body, {}) for body in OVERFLOWS]], indirect=True)
+def test_context_overflow_replies_become_context_overflow_error(server):
+    from webagent.llm.base import ContextOverflowError
+
+    for _ in OVERFLOWS:
+        with pytest.raises(ContextOverflowError):
+            gen(model(server))
+    assert len(server.requests) == len(OVERFLOWS)  # not retried
+
+
+@pytest.mark.parametrize("server", [[(400, {"error": {"message": "unknown field 'foo'"}}, {})]], indirect=True)
+def test_other_bad_requests_stay_bad_requests(server):
+    with pytest.raises(openai.BadRequestError):
+        gen(model(server))
+
+
+def _small_window_server(body):
+    """A server whose window holds the question but not a long observation."""
+    size = sum(len(str(m.get("content") or "")) for m in body["messages"])
+    if size > 6000:
+        return 400, OVERFLOWS[0], {}
+    if "maximum context length" in body["messages"][-1]["content"]:
+        return 200, ok_body("<think>enough read</think>\n<answer>Quarnby</answer>"), {}
+    call = '<think>look</think>\n<tool_call>{"name": "search", "arguments": {"query": ["Velor"]}}</tool_call>'
+    return 200, ok_body(call), {}
+
+
+@pytest.mark.parametrize("server", [[_small_window_server] * 4], indirect=True)
+@pytest.mark.parametrize("protocol", ["webagent", "released"])
+def test_a_context_overflow_takes_the_agents_forced_answer_path(server, protocol):
+    from webagent import trajectory as T
+    from webagent.agents.react import ReactConfig
+    from webagent.agents.released import make_react_agent
+    from webagent.tools.base import Tool
+
+    class Big(Tool):
+        name = "search"
+        parameters = {"type": "object", "properties": {"query": {"type": "array"}}, "required": ["query"]}
+
+        async def call(self, query):
+            return "The Velor Conference is held in Quarnby. " * 200
+
+    async def go():
+        m = model(server)
+        try:  # the agent's own cap is far away: only the server knows its window is full
+            agent = make_react_agent(protocol, m, [Big()], ReactConfig(max_context_tokens=100_000, date="2025-01-01"))
+            return await agent.run("Where is the Velor Conference held?")
+        finally:
+            await m.aclose()
+
+    traj = asyncio.run(go())
+    assert (traj.answer, traj.termination) == ("Quarnby", T.TOKEN_LIMIT)
+    assert traj.llm_calls == 2 and "exceeds the available context size" in traj.meta["context_overflow"]
+    assert len(server.requests) == 3  # search, the refused turn, the forced answer
+
+
+@pytest.mark.parametrize("server", [[(400, OVERFLOWS[1], {})]], indirect=True)
+def test_an_overflow_on_the_first_turn_ends_the_episode_without_a_crash(server):
+    from webagent import trajectory as T
+    from webagent.agents.react import ReactAgent, ReactConfig
+
+    async def go():
+        m = model(server)
+        try:
+            return await ReactAgent(m, [], ReactConfig(date="2025-01-01")).run("q")
+        finally:
+            await m.aclose()
+
+    traj = asyncio.run(go())
+    assert traj.termination == T.NOT_FOUND and traj.answer is None and traj.llm_calls == 0
+    assert "maximum context length is 4096" in traj.meta["context_overflow"]
+
+
+@pytest.mark.parametrize("server", [[(200, ok_body("<answer>Quarnby</answer>"), {})] * 3], indirect=True)
+def test_max_tokens_option_of_run_eval_and_synth_reaches_the_server(server, world_dir, tmp_path):
+    from webagent.cli import build_parser, main
+    from webagent.llm.factory import model_from_args
+
+    code = main(["run", "Where is the Velor Conference held?", "--world", str(world_dir), "--llm", "openai",
+                 "--base-url", server.url, "--model", "m", "--max-tokens", "77", "--quiet"])
+    assert code == 0 and server.requests[-1]["body"]["max_tokens"] == 77
+    code = main(["eval", "--benchmark", "synth:webwalker", "--limit", "1", "--runs", "1", "--world", str(world_dir),
+                 "--llm", "openai", "--base-url", server.url, "--model", "m", "--max-tokens", "99",
+                 "--out", str(tmp_path / "ev"), "--quiet"])
+    assert code == 0 and server.requests[-1]["body"]["max_tokens"] == 99
+    args = build_parser().parse_args(["synth", "crawlqa", "--out", "x.jsonl", "--llm", "--max-tokens", "55"])
+    assert model_from_args(args).config.max_tokens == 55
+    from webagent.trajectories.cli import _teacher_config
+
+    args = build_parser().parse_args(["traj", "sample", "--qa", "x", "--out", "y", "--teacher", "openai",
+                                      "--max-reply-tokens", "300"])
+    assert _teacher_config(args).max_tokens == 300  # traj's --max-tokens is the RFT trajectory limit

@@ -204,3 +204,14 @@ def test_cli_run_offline(world_dir, tmp_path, capsys):
     assert "policy: rule-based baseline (not a language model)" in printed and "🔧 call" in printed
     traj = Trajectory.from_json(out.read_text())
     assert code in (0, 1) and traj.llm_calls == 3 and traj.tool_calls == 2 and traj.policy == "rule-based baseline"
+
+
+def test_the_live_trace_numbers_steps_one_two_three(web, capsys):
+    from webagent.agents.cli import _printer
+
+    a = agent(web, [call("search", query=["Velor Conference 2024"]), call("visit", url=web.base + "/velor", goal="venue"),
+                    answer("Quarnby")])
+    a.on_event = _printer()
+    run(a)
+    heads = [line.split("]")[0] + "]" for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert sorted(set(heads), key=heads.index) == ["[1]", "[2]", "[3]"]  # the answer was [4] after [1], [2]

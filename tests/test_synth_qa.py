@@ -110,3 +110,14 @@ def test_writer_refuses_a_corrupt_middle_line(tmp_path):
     with pytest.raises(ValueError, match="not JSON"):
         JsonlWriter(out)
     assert out.read_text().startswith("not json")  # nothing lost
+
+
+def test_webwalker_and_webwalkerqa_name_the_same_generator_and_suite(world):
+    from webagent.cli import build_parser
+    from webagent.eval.benchmarks import load_benchmark
+
+    for name in ("webwalker", "webwalkerqa"):
+        assert build_parser().parse_args(["synth", name, "--out", "x.jsonl"]).generator == "webwalkerqa"
+    a = load_benchmark("synth:webwalker", world=world, split="test")
+    b = load_benchmark("synth:webwalkerqa", world=world, split="test")
+    assert [t["id"] for t in a.tasks] == [t["id"] for t in b.tasks] and a.tasks

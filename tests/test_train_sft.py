@@ -178,7 +178,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tok_dir, data_file, tmp_p
             "--seq-len", str(SEQ), "--batch-size", "4", "--micro-batch-size", "1", "--lr", "3e-3", "--min-lr", "3e-4",
             "--warmup-steps", "1", "--max-steps", "2", "--eval-fraction", "0.1", "--eval-every", "2",
             "--model-config", json.dumps(TINY), "--quiet"]
-    ddp = torchrun_webagent([*args, "--out", str(tmp_path / "ddp")])
+    ddp = torchrun_webagent([*args, "--out", str(tmp_path / "ddp"), "--json"])  # the summary as JSON
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     r_ddp = json.loads(ddp.stdout[ddp.stdout.index("{"):])
     # The reference: one process, accumulating 4 micro-batches of 1 row (in-process, same code).

@@ -178,3 +178,12 @@ def test_live_webwalker_with_the_rule_based_policy(site, world):
     assert sum(len(s["actions"]) for s in traj["steps"]) <= 3
     assert f'value="{root}"' in c.get("/").text  # offline site roots are offered for the root URL field
     assert c.post("/api/live", json={"question": "q", "agent": "walker"}).status_code == 400  # no root URL
+
+
+def test_the_data_page_groups_files_by_kind(site):
+    listing = site["client"].get("/data").text
+    heads = [h.split("<")[0].strip() for h in listing.split("<h3>")[1:]]
+    assert heads[:3] == ["QA", "trajectories", "runs"]  # in this order, each once
+    qa, traj, runs = (listing.split("<h3>")[i] for i in (1, 2, 3))
+    assert "crawlqa.jsonl" in qa and "hostile.jsonl" in traj and "run-1.jsonl" in runs
+    assert "crawlqa.jsonl\"" not in runs and "hostile.jsonl" not in qa

@@ -45,8 +45,10 @@ def cmd_world_build(args) -> int:
     cfg = WorldConfig(seed=args.seed, size=args.size, zh_share=args.zh_share)
     out = build_world(cfg, Path(args.out), progress=not args.quiet)
     manifest = json.loads((Path(out) / "manifest.json").read_text())
+    from webagent.summary import emit
+
     print(f"built world seed={cfg.seed} size={cfg.size} in {out}")
-    print(json.dumps(manifest.get("counts", {}), ensure_ascii=False, indent=2))
+    emit(manifest.get("counts", {}), [("counts", manifest.get("counts", {}))], as_json=args.json)
     return 0
 
 
@@ -64,8 +66,13 @@ def cmd_world_import(args) -> int:
 
 
 def cmd_world_info(args) -> int:
+    from webagent.summary import emit
+
     world = _open_world(args)
-    print(json.dumps(world.manifest, ensure_ascii=False, indent=2))
+    m = world.manifest
+    rows = [("world", str(world.root))] + [(k, v) for k, v in m.items() if not isinstance(v, dict | list)]
+    rows += [(k, v) for k, v in m.items() if isinstance(v, dict) and k in ("config", "counts")]
+    emit(m, rows, as_json=args.json)
     return 0
 
 
@@ -148,6 +155,8 @@ _COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from webagent.summary import add_json_arg
+
     parser = argparse.ArgumentParser(
         prog="webagent",
         description="Web information-seeking agents (WebWalker, WebDancer, WebSailor) on an offline "
@@ -155,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="the main job: build the default world, serve it, search and visit it")
+    p = sub.add_parser("demo", help="start here: build the default world, serve it, search and visit it, and "
+                                    "answer a question with the default policy",
+                       description="Build the default world (first run only), serve it on 127.0.0.1, search and "
+                                   "visit it, and run the ReAct agent on one question with the default policy "
+                                   "(the shipped trained policy, else the rule-based baseline; it says which).")
     _add_world_arg(p)
     p.set_defaults(func=cmd_demo)
 
@@ -167,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zh-share", type=float, default=0.6, help="share of Chinese sites (default 0.6)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_json_arg(p, "the counts")
     p.set_defaults(func=cmd_world_build)
     p = wsub.add_parser("import", help="an offline web from your own documents (JSONL: url or docid, title, text or html)")
     p.add_argument("input", metavar="FILE", help="corpus JSONL (or .jsonl.gz), one document per line")
@@ -177,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_world_import)
     p = wsub.add_parser("info", help="print a world's manifest (counts, hashes)")
     _add_world_arg(p)
+    add_json_arg(p, "the whole manifest")
     p.set_defaults(func=cmd_world_info)
     world.set_defaults(func=lambda a: world.print_help() or 2)
 

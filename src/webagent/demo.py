@@ -131,7 +131,7 @@ async def _run_agent(world, policy, question: str):
 
     def show(event) -> None:
         text = event.text if len(event.text) <= 400 else event.text[:400] + " …"
-        print(f"[{event.step}] {event.kind}: {text}", flush=True)
+        print(f"{'·' if event.kind == 'notice' else f'[{event.step + 1}]'} {event.kind}: {text}", flush=True)
 
     runtime = policy_runtime(policy)  # a trained checkpoint runs in the runtime it learnt
     toolbox = runtime.toolbox(WebConfig(), world=world) if runtime else Toolbox(WebConfig(), world=world)

@@ -186,6 +186,8 @@ def _printer(limit: int = 1200):
 
     def show(event) -> None:
         text = event.text if len(event.text) <= limit else event.text[:limit] + f"\n… ({len(event.text) - limit} more chars)"
-        print(f"\n[{event.step}] {marks.get(event.kind, event.kind)}\n{text}", file=sys.stdout, flush=True)
+        # Steps count from 1 on screen ([1], [2], [3] …); notices belong to no step.
+        head = marks["notice"] if event.kind == "notice" else f"[{event.step + 1}] {marks.get(event.kind, event.kind)}"
+        print(f"\n{head}\n{text}", file=sys.stdout, flush=True)
 
     return show

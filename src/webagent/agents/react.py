@@ -21,7 +21,7 @@ from typing import Any
 
 from webagent import protocol as P
 from webagent import trajectory as T
-from webagent.llm.base import ChatModel, Completion
+from webagent.llm.base import ChatModel, Completion, ContextOverflowError
 from webagent.prompts import load_prompts
 from webagent.secrets import redact
 from webagent.tools.base import Tool
@@ -70,6 +70,11 @@ def approx_tokens(messages: Sequence[dict[str, Any]]) -> int:
 
 class _Deadline(Exception):
     pass
+
+
+OVERFLOW = "context overflow"
+"""``finish_reason`` of a model call the server refused because the conversation no longer fits
+its context window (:class:`ContextOverflowError`); such a call is not kept as a step."""
 
 
 class ReactAgent:
@@ -121,7 +126,7 @@ class ReactAgent:
             traj.termination = T.TIMEOUT
         traj.seconds = time.perf_counter() - start
         if traj.termination == T.ANSWER or traj.answer is not None:
-            self._emit("answer", traj.answer or "", len(traj.steps))
+            self._emit("answer", traj.answer or "", traj.steps[-1].index if traj.steps else 0)  # the answering step
         return traj
 
     async def _loop(self, traj: Trajectory, start: float) -> None:
@@ -139,6 +144,19 @@ class ReactAgent:
                     msgs[-1] = {"role": "user", "content": self.prompts["token_limit"]}
                 self._emit("notice", "context limit reached: asking for the final answer")
             step, calls = await self._call_model(api_messages, len(traj.steps), start)
+            if step.finish_reason == OVERFLOW:
+                # The server's window is smaller than the cap said: the forced final turn comes now,
+                # unless this was it (or there is nothing to answer from yet).
+                traj.meta["context_overflow"] = step.observation
+                if forced is not None or not traj.steps:
+                    traj.termination = T.NOT_FOUND
+                    traj.meta["forced_final"] = forced or T.TOKEN_LIMIT
+                    return
+                forced = T.TOKEN_LIMIT
+                for msgs in (messages, api_messages):
+                    msgs[-1] = {"role": "user", "content": self.prompts["token_limit"]}
+                self._emit("notice", "the model's context is full: asking for the final answer")
+                continue
             traj.steps.append(step)
             if step.finish_reason == "error":
                 traj.termination = T.LLM_ERROR
@@ -180,6 +198,10 @@ class ReactAgent:
             completion = await self._within_deadline(self.model.generate(messages, **kwargs), start)
         except _Deadline:
             raise
+        except ContextOverflowError as e:
+            step = Step(index=index, finish_reason=OVERFLOW, llm_seconds=time.perf_counter() - t0)
+            step.observation = redact(str(e))
+            return step, []
         except Exception as e:  # a backend failure ends the episode cleanly, with the reason recorded
             self._emit("notice", f"model call failed: {type(e).__name__}: {e}")
             step = Step(index=index, finish_reason="error", llm_seconds=time.perf_counter() - t0)

@@ -38,7 +38,7 @@ from typing import Any
 
 from webagent import protocol as P
 from webagent import trajectory as T
-from webagent.agents.react import ReactAgent
+from webagent.agents.react import OVERFLOW, ReactAgent
 from webagent.prompts import load_prompts
 from webagent.tools.base import Tool, ToolError
 from webagent.tools.extract import LexicalExtractor
@@ -282,6 +282,13 @@ class ReleasedReactAgent(ReactAgent):
         while left > 0:
             left -= 1
             step, calls = await self._call_model(messages, len(traj.steps), start)
+            if step.finish_reason == OVERFLOW:  # the server's window is full: the forced final turn now
+                traj.meta["context_overflow"] = step.observation
+                if traj.steps:
+                    await self._forced_answer(traj, start)
+                else:
+                    traj.termination, traj.meta["forced_final"] = T.NOT_FOUND, T.TOKEN_LIMIT
+                return
             traj.steps.append(step)
             if step.finish_reason == "error":
                 traj.termination = T.LLM_ERROR
@@ -326,6 +333,10 @@ class ReleasedReactAgent(ReactAgent):
         messages[-1] = {**messages[-1], "content": self.texts.token_limit}
         self._emit("notice", "context limit reached: asking for the final answer")
         step, _ = await self._call_model(messages, len(traj.steps), start)
+        if step.finish_reason == OVERFLOW:  # even the order to answer does not fit
+            traj.meta["context_overflow"] = step.observation
+            traj.termination, traj.meta["forced_final"] = T.NOT_FOUND, T.TOKEN_LIMIT
+            return
         traj.steps.append(step)
         if step.finish_reason == "error":
             traj.termination = T.LLM_ERROR

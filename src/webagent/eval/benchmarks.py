@@ -321,9 +321,9 @@ def load_benchmark(spec: str, *, fmt: str = "auto", world: Any = None, split: st
     if fmt not in FORMATS:
         raise ValueError(f"unknown benchmark format {fmt!r} (have: {', '.join(FORMATS)})")
     if spec.startswith("synth:") or fmt == "synth":
-        from webagent.eval.suites import SUITES, build_suite
+        from webagent.eval.suites import SUITES, build_suite, suite_name
 
-        suite = spec.split(":", 1)[1] if ":" in spec else spec
+        suite = suite_name(spec.split(":", 1)[1] if ":" in spec else spec)
         if world is None:
             raise ValueError("a synthetic suite needs an offline world")
         tasks = build_suite(world, suite, seed=seed, split=split)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from webagent.llm.factory import add_grounding_arg
+from webagent.llm.factory import add_grounding_arg, add_max_tokens_arg
 
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``eval`` (with ``compare`` and ``report``) on an argparse ``subparsers`` object."""
     p = subparsers.add_parser("eval", help="evaluate an agent on a benchmark (resumable; writes a report)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--benchmark", help="a benchmark file, or synth:webwalker|crawlqa|e2hqa|sailorfog (offline web)")
     p.add_argument("--format", default="auto",
                    help="auto (default), jsonl, webwalkerqa, gaia, browsecomp, browsecomp-zh, xbench")
@@ -34,11 +34,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="auto (default): the shipped trained policy, or the rule-based baseline where it cannot load; "
                         "baseline: rule-based policy; oracle: privileged upper bound; openai: a model server; "
                         "local: a model directory or package model (--model PATH)")
-    p.add_argument("--model", default="default", help="model name on the server (--llm openai)")
+    p.add_argument("--model", default="default",
+                   help="model name on the server (--llm openai), or a model directory or package model (--llm local)")
     p.add_argument("--base-url", help="OpenAI-compatible server URL (default $OPENAI_BASE_URL)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6)")
     p.add_argument("--top-p", type=float, default=0.95, help="top-p (default 0.95)")
+    add_max_tokens_arg(p)
     add_grounding_arg(p)
     p.add_argument("--judge", default="rule",
                    help="rule (offline default) or llm:gaia, llm:browsecomp, llm:xbench, llm:webwalker")
@@ -114,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = EvalConfig(benchmark=args.benchmark, format=args.format, split=args.split, limit=args.limit, runs=args.runs,
                      concurrency=args.concurrency, agent=args.agent, llm=args.llm, model=args.model,
                      base_url=args.base_url, api_key_env=args.api_key_env, temperature=args.temperature,
-                     top_p=args.top_p, grounding=args.grounding, judge=args.judge, judge_model=args.judge_model,
+                     top_p=args.top_p, max_tokens=args.max_tokens, grounding=args.grounding, judge=args.judge, judge_model=args.judge_model,
                      judge_base_url=args.judge_base_url, judge_api_key_env=args.judge_api_key_env, web=args.web,
                      world=args.world, max_llm_calls=args.max_llm_calls, max_actions=args.max_actions, seed=args.seed,
                      oracle_p_wrong_page=args.oracle_wrong_page, oracle_p_reformulate=args.oracle_reformulate,

@@ -78,10 +78,9 @@ def rejudge(src_dir: str | Path, *, judge: str = "rule", judge_model: str | None
 async def _judge_all(records: dict[Path, list[dict[str, Any]]], tasks: dict[str, dict[str, Any]], judge_obj: Any,
                      keep: bool, concurrency: int, progress: bool, judge: str) -> None:
     """Judge every record not yet in its output file, appending as verdicts arrive."""
-    from tqdm import tqdm
+    from webagent.progress import progress as progress_bar
 
-    bar = tqdm(total=sum(map(len, records.values())), desc=f"rejudge {judge}", unit="rec", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(sum(map(len, records.values())), desc=f"rejudge {judge}", unit="rec", disable=not progress)
     tally = {"done": 0, "correct": 0, "agree": 0}
 
     def seen(record: dict[str, Any]) -> None:

@@ -107,7 +107,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, table in report["breakdowns"].items():
         lines += ["", f"## By {name} (%)", "",
                   _table([name, "questions", f"mean Pass@1 ({k} runs)", f"Pass@{k}"],
-                         [[v, t["questions"], _pct(t["mean_pass@1"]), _pct(t["pass@k"])] for v, t in table.items()])]
+                         [[c, table[c]["questions"], _pct(table[c]["mean_pass@1"]), _pct(table[c]["pass@k"])]
+                          for c in ordered_categories(table)])]
     bh = report["behaviour"]
     rows = [["mean model calls", _f(bh.get("mean_llm_calls"))], ["mean tool calls", _f(bh.get("mean_tool_calls"))],
             *[[f"mean {t} calls", _f(v)] for t, v in bh.get("mean_tool_calls_by_tool", {}).items()],
@@ -129,6 +130,18 @@ def _f(x: Any, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+_LEVELS = {"easy": 0, "medium": 1, "hard": 2}
+
+
+def ordered_categories(cats: Any) -> list[str]:
+    """Categories in reading order: difficulty as easy, medium, hard (not alphabetically), the
+    rest alphabetically; ``single_source/hard`` sorts by type, then by level."""
+    def key(c: str) -> tuple:
+        parts = str(c).split("/")
+        return tuple((_LEVELS.get(p, 3), p) if p in _LEVELS else (-1, p) for p in parts)
+    return sorted(cats, key=key)
+
+
 def write_plots(report: dict[str, Any], plot_dir: Path) -> list[str]:
     """Accuracy by category and a tool-call histogram, as PNG (empty when matplotlib is missing)."""
     try:
@@ -146,9 +159,10 @@ def write_plots(report: dict[str, Any], plot_dir: Path) -> list[str]:
         table = report["breakdowns"].get(name)
         if not table:
             continue
-        cats = list(table)
+        cats = ordered_categories(table)
         fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(cats) + 2), 3.6))
-        ax.bar(cats, [100 * (table[c]["mean_pass@1"] or 0) for c in cats], color="#4c72b0")
+        bars = ax.bar(cats, [100 * (table[c]["mean_pass@1"] or 0) for c in cats], color="#4c72b0")
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a zero bar has no height: its label shows it
         ax.set_ylabel("mean Pass@1 (%)")
         ax.set_ylim(0, 100)
         ax.set_title(f"Accuracy by {name}\n{subtitle}", fontsize=8)
@@ -161,7 +175,13 @@ def write_plots(report: dict[str, Any], plot_dir: Path) -> list[str]:
     hist = report["behaviour"].get("tool_call_histogram")
     if hist:
         fig, ax = plt.subplots(figsize=(5, 3.4))
-        ax.bar([int(x) for x in hist], list(hist.values()), color="#dd8452")
+        from matplotlib.ticker import MaxNLocator
+
+        xs = [int(x) for x in hist]
+        ax.bar(xs, list(hist.values()), color="#dd8452", width=0.8)
+        ax.set_xlim(min(xs) - 1, max(xs) + 1)  # one value gets a sane axis around it, not 1.6–2.4
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: integer ticks only
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("tool calls per episode")
         ax.set_ylabel("episodes")
         ax.set_title(f"Tool calls\n{subtitle}", fontsize=8)
@@ -193,7 +213,7 @@ def compare(dirs: list[str | Path]) -> str:
     rows.append(["Pass@k (k = runs)", *[_pct(r["accuracy"].get(f"pass@{r['accuracy'].get('runs')}")) for r in reports]])
     for stat in ("mean_tool_calls", "action_count_correct", "mean_llm_calls"):
         rows.append([stat.replace("_", " "), *[_f(r["behaviour"].get(stat)) for r in reports]])
-    cats = sorted({c for r in reports for c in r["breakdowns"].get("type×difficulty", {})})
+    cats = ordered_categories({c for r in reports for c in r["breakdowns"].get("type×difficulty", {})})
     for c in cats:
         rows.append([f"mean Pass@1 · {c}", *[_pct(r["breakdowns"].get("type×difficulty", {}).get(c, {}).get("mean_pass@1"))
                                               for r in reports]])

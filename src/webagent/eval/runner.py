@@ -61,6 +61,8 @@ class EvalConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 0.6
     top_p: float | None = 0.95
+    max_tokens: int | None = None
+    """Most tokens per model reply (``None``: the backend's default, 2048 for a server)."""
     grounding: str | None = None
     """Grounded decoding of a local model: any of ``format,url,query,answer``, ``all`` or ``none``
     (:mod:`webagent.llm.grounding`); None: the model's own setting (ReAct; :meth:`resolved`)."""
@@ -177,7 +179,8 @@ def _model_factory(cfg: EvalConfig, world: Any) -> Callable[[dict[str, Any], int
         shared = WalkerBaselinePolicy() if cfg.agent == "walker" else BaselinePolicy()
         return lambda task, run: shared
     model = make_model(cfg.llm, cfg.model, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding or "none")
+                       temperature=cfg.temperature, top_p=cfg.top_p, grounding=cfg.grounding or "none",
+                       max_tokens=cfg.max_tokens)
     return lambda task, run: model
 
 
@@ -316,16 +319,15 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory: Callable[[d
 async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None, policy=None, judge=None, world=None,
                     progress: bool = True, on_record=None, runtime: Any = None) -> dict[str, Any]:
     """The async form of :func:`run_eval`."""
-    from tqdm import tqdm
-
     from webagent.eval.report import write_report
+    from webagent.progress import progress as progress_bar
     from webagent.tools.toolbox import Toolbox, WebConfig
 
     cfg = cfg.resolved()
     out, world, bench, judge, label, paths = _prepare(cfg, out_dir, world, judge, policy)
     done, correct = _progress_state(paths)
-    bar = tqdm(total=len(bench.tasks) * cfg.runs, initial=done, desc=f"eval {bench.name}", unit="ep",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(bench.tasks) * cfg.runs, initial=done, desc=f"eval {bench.name}", unit="ep",
+                       disable=not progress)
     if done:
         bar.set_postfix_str(f"acc {correct / done:.1%} (resumed {done})")
 

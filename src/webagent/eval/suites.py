@@ -48,6 +48,13 @@ SUITES = {
 }
 
 
+def suite_name(name: str) -> str:
+    """The suite ``name`` means: a suite's own name, or the name of its generator (``webwalkerqa``
+    is the ``webwalker`` suite, as ``webagent synth webwalkerqa`` writes it)."""
+    by_generator = {s.generator: s.name for s in SUITES.values()}
+    return name if name in SUITES else by_generator.get(name, name)
+
+
 def split_of(task_id: str, seed: int) -> str:
     """The fixed split of a task: 80% train, 10% dev, 10% test."""
     bucket = int(hashlib.sha256(f"{seed}:{task_id}".encode()).hexdigest(), 16) % 10
@@ -58,6 +65,7 @@ def build_suite(world: Any, name: str, *, seed: int = 0, split: str = "test",
                 pool: int = DEFAULT_POOL, ctx: Any = None) -> list[dict[str, Any]]:
     """Tasks of suite ``name`` in ``split``, in a fixed mixed order (``ctx``: a ``SynthContext``
     to reuse, so several suites share one crawl of the sites)."""
+    name = suite_name(name)
     if name not in SUITES:
         raise ValueError(f"unknown synthetic suite {name!r} (have: {', '.join(SUITES)})")
     if split not in SPLITS:

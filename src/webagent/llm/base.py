@@ -32,6 +32,13 @@ class Completion:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class ContextOverflowError(Exception):
+    """The conversation no longer fits the model's context window (the server said so).
+
+    Agents treat it as the end of the road for new observations: the ReAct agent asks for its
+    forced final answer instead of failing the episode."""
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     """Anything that turns chat messages into a ``Completion``."""

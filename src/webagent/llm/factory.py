@@ -25,18 +25,24 @@ def make_model(
     temperature: float | None = None,
     top_p: float | None = None,
     grounding: str | tuple[str, ...] | None = None,
+    max_tokens: int | None = None,
     **extra: Any,
 ) -> ChatModel:
     """A ``ChatModel`` of ``kind``: ``openai`` (any OpenAI-compatible server: vLLM, SGLang, OpenAI,
     DashScope, OpenRouter; ``model`` is the served name) or ``local`` (a Hugging Face model
     directory run with transformers; ``model`` is its path). ``grounding`` (local only) names the
-    values kept to the conversation's text (:mod:`webagent.llm.grounding`). ``extra`` goes to the
-    backend config."""
+    values kept to the conversation's text (:mod:`webagent.llm.grounding`). ``max_tokens`` caps
+    each reply (``None``: the backend's default, 2048 for a server, 1024 for a local model).
+    ``extra`` goes to the backend config."""
+    if max_tokens is not None and max_tokens <= 0:
+        raise ValueError(f"--max-tokens must be positive (got {max_tokens})")
     if parse_grounding(grounding) and kind != "local":
         raise ValueError("grounded decoding needs the local backend (--llm local)")
     if kind == "openai":
         from webagent.llm.openai_compat import OpenAICompatModel, OpenAIConfig
 
+        if max_tokens is not None:
+            extra["max_tokens"] = max_tokens
         return OpenAICompatModel(OpenAIConfig(model=model, base_url=base_url, api_key_env=api_key_env,
                                               temperature=temperature, top_p=top_p, **extra))
     if kind == "local":
@@ -45,6 +51,8 @@ def make_model(
         check_local_model(model)
         from webagent.llm.local import LocalConfig, LocalModel
 
+        if max_tokens is not None:
+            extra["max_new_tokens"] = max_tokens
         try:
             return LocalModel(LocalConfig(model, temperature=1.0 if temperature is None else temperature,
                                           top_p=1.0 if top_p is None else top_p, grounding=grounding or (), **extra))
@@ -95,7 +103,14 @@ def add_model_args(p: argparse.ArgumentParser, *, temperature: float | None = 0.
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     p.add_argument("--temperature", type=float, default=temperature, help=f"sampling temperature (default {temperature})")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the backend's)")
+    add_max_tokens_arg(p)
     add_grounding_arg(p)
+
+
+def add_max_tokens_arg(p: argparse.ArgumentParser, flag: str = "--max-tokens") -> None:
+    """The per-reply token limit of a model (``max_tokens`` of each request)."""
+    p.add_argument(flag, type=int, default=None, metavar="N", dest="max_tokens",
+                   help="most tokens in one model reply (default 2048 for --llm openai, 1024 for a local model)")
 
 
 def add_grounding_arg(p: argparse.ArgumentParser) -> None:
@@ -110,7 +125,7 @@ def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatMo
     """The model ``add_model_args`` options describe (``kind`` defaults to ``args.llm``)."""
     return make_model(kind or args.llm, args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                       temperature=args.temperature, top_p=getattr(args, "top_p", None),
-                      grounding=getattr(args, "grounding", None))
+                      grounding=getattr(args, "grounding", None), max_tokens=getattr(args, "max_tokens", None))
 
 
 LOCAL_CONCURRENCY = 8

@@ -17,13 +17,31 @@ import asyncio
 import logging
 import os
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from webagent.llm.base import Completion
+from webagent.llm.base import Completion, ContextOverflowError
 from webagent.secrets import register_secret
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_MAX_TOKENS = 2048
+"""Tokens per reply unless asked otherwise: a ReAct turn is a thought and one call (or an answer);
+reasoning models that think at length may need more (``--max-tokens``)."""
+
+# How llama.cpp, vLLM, SGLang and OpenAI word "the prompt (plus max_tokens) does not fit".
+_OVERFLOW = re.compile(
+    r"context[ _](length|size|window)|maximum context|context_length_exceeded|exceed_context_size"
+    r"|too many tokens|too long to fit|longer than the model|maximum model length|prompt is too long"
+    r"|input is too large to process",
+    re.IGNORECASE)
+
+
+def is_context_overflow(status: int | None, message: str) -> bool:
+    """Whether an error reply says the request does not fit the model's context window."""
+    return status in (400, 413, 422) and bool(_OVERFLOW.search(message or ""))
 
 
 @dataclass
@@ -45,7 +63,9 @@ class OpenAIConfig:
     """Requests in flight at once through this model object."""
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    """Per-reply cap sent with every request that gives none (``None``: send none, the server's
+    own limit applies; a small model without one can repeat itself until the context is full)."""
     presence_penalty: float | None = None
     repetition_penalty: float | None = None
     """Not an OpenAI parameter; sent in ``extra_body`` (vLLM and SGLang accept it)."""
@@ -136,8 +156,10 @@ class OpenAICompatModel:
                 self.usage["retries"] += 1
                 await asyncio.sleep(wait)
                 delay *= 2
-            except oa.APIStatusError:
+            except oa.APIStatusError as e:
                 self.usage["failures"] += 1
+                if is_context_overflow(e.status_code, _error_text(e)):
+                    raise ContextOverflowError(_error_text(e)) from e
                 raise
         raise AssertionError("unreachable")
 
@@ -176,6 +198,19 @@ class OpenAICompatModel:
 
 def _finish(reason: str | None) -> str:
     return {"length": "length", "tool_calls": "stop", "stop": "stop", None: "stop"}.get(reason, reason or "stop")
+
+
+def _error_text(error: Any) -> str:
+    """The server's error message (``{"error": {"message": ...}}`` or the SDK's own text)."""
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if not isinstance(inner, dict):
+            return str(inner)
+        kind = inner.get("code") or inner.get("type")  # e.g. context_length_exceeded, exceed_context_size_error
+        if inner.get("message"):
+            return str(inner["message"]) + (f" ({kind})" if isinstance(kind, str) else "")
+    return str(getattr(error, "message", "") or error)
 
 
 def _retry_after(error: Any) -> float | None:

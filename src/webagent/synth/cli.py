@@ -12,11 +12,11 @@ QAs/s, difficulty profile) is printed and written next to the output as ``<out>.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from webagent.llm.factory import add_model_args
+from webagent.summary import add_json_arg, emit
 
 GENERATOR_HELP = {
     "webwalkerqa": "WebWalkerQA-style single/multi-source questions about one official site (click-only)",
@@ -31,7 +31,9 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     synth = subparsers.add_parser("synth", help="synthesize QA data (WebWalkerQA, CrawlQA, E2HQA, SailorFog-QA)")
     sub = synth.add_subparsers(dest="synth_command", metavar="GENERATOR")
     for name, help_text in GENERATOR_HELP.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # `webagent synth webwalker` is the generator of the `synth:webwalker` suite: both names work.
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           aliases=["webwalker"] if name == "webwalkerqa" else [])
         _common(p)
         if name == "webwalkerqa":
             p.add_argument("--single-share", type=float, default=0.5, help="share of single-source items (default 0.5)")
@@ -65,6 +67,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_model_args(p, temperature=0.7)
     p.add_argument("--concurrency", type=int, default=8, help="LLM requests in flight (default 8)")
     p.add_argument("--prompt-file", help="TOML file overriding this generator's shipped prompts")
+    add_json_arg(p)
 
 
 def build_generator(name: str, ctx, args: argparse.Namespace | None = None, seed: int = 0):
@@ -119,7 +122,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
         extra["web"] = WebConfig(web="live")
     options = RunOptions(n=args.n, out=args.out, concurrency=args.concurrency, progress=not args.quiet, extra=extra)
     summary = run_synthesis(gen, ctx, options, model=model, realizer=realizer)
-    print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=1))
+    d = summary.as_dict()
+    prof = d.get("profile") or {}
+    rows = [("kept", f"{d['kept']} of {d['requested']} wanted ({d['resumed']} already there, {d['attempts']} attempts, "
+                     f"{d['qas_per_second'] or 0} per second)"),
+            ("rejected", d["rejected"])]
+    rows += [(k.replace("_", " "), prof[k]) for k in ("hops", "oracle_tool_calls", "by_type", "by_difficulty", "by_lang")
+             if k in prof]
+    emit(d, rows, as_json=args.json)
+    if not args.json:
+        print(f"full summary: {args.out}.summary.json")
     total = summary.kept + summary.resumed
     print(f"{args.out}: {total} items ({summary.kept} new, {summary.resumed} already there)")
     return 0 if total >= args.n else 1

@@ -214,9 +214,9 @@ def _finish(gen, gate, writer, summary, options, bar, draft: Draft, reason: str 
 def _bar(options: RunOptions, name: str, already: int):
     if not options.progress:
         return None
-    from tqdm import tqdm
+    from webagent.progress import progress
 
-    return tqdm(total=options.n, desc=f"synth {name}", unit="qa", dynamic_ncols=True, initial=0)
+    return progress(options.n, desc=f"synth {name}", unit="qa")
 
 
 def _tick(bar, summary: RunSummary, advance: bool = True) -> None:

@@ -14,12 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from webagent.summary import add_json_arg
 from webagent.train.models import check_model_arg  # shared with `webagent pipeline`
 
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` and its sub-commands."""
-    train = subparsers.add_parser("train", help="tokenizer, model presets and observation-masked SFT")
+    train = subparsers.add_parser("train", help="train a policy: tokenizer, copy warm-up, observation-masked SFT, RL (DUPO, DAPO, GRPO)")
     sub = train.add_subparsers(dest="train_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer on an offline world's pages")
@@ -48,6 +49,7 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     p.add_argument("--model-config", metavar="JSON", help="extra Qwen2Config fields for the preset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_arg(p)
     p.set_defaults(func=cmd_copy)
 
     p = sub.add_parser("sft", help="supervised fine-tuning with observation tokens masked (torchrun-ready)")
@@ -85,6 +87,7 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--halt-after", type=int, help="stop after N steps of this run, leaving a checkpoint")
     p.add_argument("--model-config", metavar="JSON", help='extra Qwen2Config fields for a preset, e.g. \'{"num_hidden_layers": 2}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_arg(p)
     p.set_defaults(func=cmd_sft)
 
     p = sub.add_parser("encode", help="show how the mask contract encodes the first chats of a JSONL file")
@@ -136,8 +139,12 @@ def cmd_copy(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, stop_loss=args.stop_loss,
                                 seed=args.seed, device=args.device, progress=not args.quiet,
                                 model_overrides=_overrides(args)))
-    print(json.dumps({"out_dir": res.out_dir, "steps": res.steps, "loss": res.loss, "stopped_early": res.stopped_early,
-                      "repeat_accuracy_by_gap": res.repeat_accuracy, "seconds": res.seconds}, indent=2))
+    from webagent.summary import emit
+
+    d = {"out_dir": res.out_dir, "steps": res.steps, "loss": res.loss, "stopped_early": res.stopped_early,
+         "repeat_accuracy_by_gap": res.repeat_accuracy, "seconds": res.seconds}
+    emit(d, [(k.replace("_", " "), v) for k, v in d.items()], as_json=args.json,
+         path=Path(res.out_dir) / "copy_summary.json")
     return 0
 
 
@@ -160,9 +167,13 @@ def cmd_sft(args: argparse.Namespace) -> int:
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({"out_dir": result.out_dir, "steps": result.steps, "train_loss": round(result.train_loss, 4),
-                          "eval_loss": result.eval_loss, "tokens_per_s": round(result.tokens_per_s),
-                          "parameters": result.parameters, "data": result.data}, indent=2))
+        from webagent.summary import emit
+
+        d = {"out_dir": result.out_dir, "steps": result.steps, "train_loss": round(result.train_loss, 4),
+             "eval_loss": result.eval_loss, "tokens_per_s": round(result.tokens_per_s),
+             "parameters": result.parameters, "data": result.data}
+        rows = [(k.replace("_", " "), v) for k, v in d.items() if k != "data"]
+        emit(d, rows, as_json=args.json, path=Path(result.out_dir) / "sft_summary.json")
     return 0
 
 

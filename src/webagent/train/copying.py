@@ -64,7 +64,6 @@ class CopyResult:
 def train_copy(cfg: CopyConfig) -> CopyResult:
     """Run (or resume) the warm-up; writes a ``save_pretrained`` model + tokenizer to ``out_dir``."""
     import torch
-    from tqdm.auto import tqdm
     from transformers.utils import logging as hf_logging
 
     from webagent.train.models import build_model
@@ -100,8 +99,9 @@ def train_copy(cfg: CopyConfig) -> CopyResult:
     (out / "copy_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     loss_mod = _loss_module()(lm)
     recent = [r["loss"] for r in recs[-cfg.window:]]
-    bar = tqdm(total=cfg.steps, initial=start, desc="copy warm-up", unit="step", disable=not cfg.progress,
-               dynamic_ncols=True)
+    from webagent.progress import progress
+
+    bar = progress(cfg.steps, initial=start, desc="copy warm-up", unit="step", disable=not cfg.progress)
     t0, step, stopped = time.perf_counter(), start, False
     while step < cfg.steps and not stopped:
         lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)

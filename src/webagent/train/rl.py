@@ -558,11 +558,10 @@ def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, t
     """DUPO's pre-RL filter with the starting policy (see :func:`webagent.train.grpo.prefilter`)."""
     cfg = cfg.resolved()
 
-    from tqdm.auto import tqdm
+    from webagent.progress import progress
 
     # G rollouts of every question: on a large pool the longest wait of a run, so it shows progress.
-    bar = tqdm(total=len(tasks) * cfg.group_size, desc="pre-filter", unit="ep", disable=not cfg.progress,
-               dynamic_ncols=True)
+    bar = progress(len(tasks) * cfg.group_size, desc="pre-filter", unit="ep", disable=not cfg.progress)
     seen = correct = 0  # counted here: a disabled bar counts nothing
 
     def done(rollout) -> None:
@@ -621,15 +620,14 @@ def _prefiltered(cfg: RLConfig, tasks, judge, toolbox, out: Path):
 
 
 async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
-    from tqdm.auto import tqdm
+    from webagent.progress import progress
 
     out = Path(cfg.out_dir)
     trainer = RLTrainer(cfg, tasks, judge, toolbox=toolbox)
     trainer.resume()
     start = trainer.step_no
     end = cfg.steps if cfg.halt_after is None else min(cfg.steps, start + cfg.halt_after)
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"rl/{cfg.algorithm}", unit="update",
-               disable=not cfg.progress, dynamic_ncols=True)
+    bar = progress(cfg.steps, initial=start, desc=f"rl/{cfg.algorithm}", unit="update", disable=not cfg.progress)
     rec: dict[str, Any] = {}
     try:
         while trainer.step_no < end:

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 from typing import Any
+
+from webagent.summary import add_json_arg
 
 
 def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
@@ -53,6 +55,7 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --out")
     p.add_argument("--halt-after", type=int, help="stop after N updates of this run, leaving a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_arg(p)
     p.set_defaults(func=cmd_rl)
     return p
 
@@ -87,5 +90,10 @@ def cmd_rl(args: argparse.Namespace) -> int:
         resume=not args.no_resume, halt_after=args.halt_after, progress=not args.quiet,
     )
     res = train_rl(cfg, toolbox=runtime.world_toolbox if runtime else None)
-    print(json.dumps({"out_dir": res.out_dir, "steps": res.steps, "prefilter": res.prefilter, "last": res.last}, indent=2))
+    from webagent.summary import emit
+
+    d = {"out_dir": res.out_dir, "steps": res.steps, "prefilter": res.prefilter, "last": res.last}
+    last = {k: v for k, v in (res.last or {}).items() if k in ("step", "reward", "reward_answer", "zero_spread", "seconds")}
+    emit(d, [("out dir", res.out_dir), ("steps", res.steps), ("last update", last)], as_json=args.json,
+         path=Path(res.out_dir) / "rl_summary.json")
     return 0

@@ -489,10 +489,9 @@ def _barrier(d: Dist) -> None:
 
 
 def _progress(cfg: SFTConfig, d: Dist, start: int, total: int):
-    from tqdm.auto import tqdm
+    from webagent.progress import progress
 
-    return tqdm(total=total, initial=start, desc="sft", unit="step", disable=not (cfg.progress and d.main),
-                dynamic_ncols=True)
+    return progress(total, initial=start, desc="sft", unit="step", disable=not (cfg.progress and d.main))
 
 
 class _Loop:

@@ -23,7 +23,7 @@ from typing import Any
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``traj`` and its sub-commands on an argparse ``subparsers`` object."""
     p = subparsers.add_parser("traj", help="trajectories: rejection sampling, filters, reconstruction, RFT, exports",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.replace("``", ""), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="traj_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
@@ -116,6 +116,8 @@ def _teacher_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6)")
     p.add_argument("--top-p", type=float, default=0.95, help="top-p (default 0.95)")
     p.add_argument("--prompt-file", help="TOML file overriding the teacher's prompt")
+    p.add_argument("--max-reply-tokens", type=int, metavar="N",
+                   help="most tokens in one teacher reply (default 2048 for openai, 1024 for local)")
     p.add_argument("--max-llm-calls", type=int, default=40, help="model calls per episode (default 40)")
     p.add_argument("--seed", type=int, default=0, help="oracle seed (default 0)")
     p.add_argument("--oracle-wrong-page", type=float, default=0.3, help="oracle: chance of a wrong page first (default 0.3)")
@@ -205,7 +207,8 @@ def _teacher_config(a: argparse.Namespace):
     from webagent.trajectories.teachers import TeacherConfig
 
     return TeacherConfig(kind=a.teacher, mode=a.mode, model=a.model, base_url=a.base_url, api_key_env=a.api_key_env,
-                         temperature=a.temperature, top_p=a.top_p, prompt_file=a.prompt_file,
+                         temperature=a.temperature, top_p=a.top_p, max_tokens=a.max_reply_tokens,
+                         prompt_file=a.prompt_file,
                          max_llm_calls=a.max_llm_calls, seed=a.seed, p_wrong_page=a.oracle_wrong_page,
                          p_reformulate=a.oracle_reformulate)
 

@@ -155,9 +155,8 @@ async def asample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher
     """The async form of :func:`sample`. ``world`` is the offline world (opened from the config if
     not given); ``judge`` replaces the configured judge; ``toolbox`` an existing
     :class:`~webagent.tools.toolbox.Toolbox` (left open)."""
-    from tqdm import tqdm
-
     from webagent.eval.judges import CachedJudge, VerdictCache
+    from webagent.progress import progress as progress_bar
     from webagent.tools.toolbox import Toolbox, WebConfig
 
     cfg = config or SampleConfig()
@@ -177,7 +176,7 @@ async def asample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher
     summary.resumed = len(completed_ids(out))
     solved = _solved(out)
     start = time.perf_counter()
-    bar = tqdm(total=len(tasks), initial=len(solved), desc="sample", unit="qa", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(tasks), initial=len(solved), desc="sample", unit="qa", disable=not progress)
 
     def seen(record: dict[str, Any]) -> None:
         summary.attempts_run += 1

@@ -49,6 +49,8 @@ class TeacherConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 0.6
     top_p: float | None = 0.95
+    max_tokens: int | None = None
+    """Most tokens per reply of an LLM teacher (``None``: the backend's default)."""
     prompt_file: str | None = None
     """A TOML file overriding the mode's shipped prompt (see ``prompts/traj_short.toml``)."""
     max_llm_calls: int = 40
@@ -118,6 +120,7 @@ class Teacher:
 
             self._model = make_model(config.kind, config.model, base_url=config.base_url,
                                      api_key_env=config.api_key_env, top_p=config.top_p,
+                                     max_tokens=config.max_tokens,
                                      temperature=config.temperature if config.kind == "openai" else config.temperature or 0.0)
         if self._model is not None and config.kind != "oracle" and config.mode == "long":
             self._model = LongCoTModel(self._model)

@@ -319,7 +319,7 @@ async def data_page(request: Request) -> Response:
         return ui.error(str(e), 404)
     if target is None or target.is_dir():
         dirs = [target] if target is not None else ui.roots
-        listing = [(d, await asyncio.to_thread(F.list_data_files, d)) for d in dirs]
+        listing = [(d, await asyncio.to_thread(lambda d=d: F.group_data_files(F.list_data_files(d)))) for d in dirs]
         return ui.page("data_index.html", title="Data", nav="data", listing=listing)
     if target.suffix not in F.DATA_SUFFIXES:
         return ui.error("the data browser opens .jsonl and .json files", 400)

@@ -242,6 +242,40 @@ def list_data_files(directory: Path, depth: int = 2) -> list[Path]:
     return out
 
 
+DATA_GROUPS = ("QA", "trajectories", "runs", "worlds", "other")
+
+
+def data_group(path: Path) -> str:
+    """Which of :data:`DATA_GROUPS` a data file belongs to, cheaply: a file of an evaluation
+    directory is a run's, a file of a world directory a world's; a JSONL file goes by its first
+    record (steps or messages: trajectories; a question: QA)."""
+    for d in (path.parent, path.parent.parent):
+        if is_run_dir(d):
+            return "runs"
+        if (d / "manifest.json").is_file() and (d / "pages.db").exists():
+            return "worlds"
+    if path.suffix == ".jsonl":
+        try:
+            with path.open("rb") as f:
+                first = json.loads(f.readline(1 << 20) or b"null")
+        except (OSError, ValueError):
+            return "other"
+        if isinstance(first, dict):
+            if "steps" in first or "messages" in first:
+                return "trajectories"
+            if "question" in first:
+                return "QA"
+    return "other"
+
+
+def group_data_files(files: list[Path]) -> list[tuple[str, list[Path]]]:
+    """``files`` grouped by :func:`data_group`, groups in :data:`DATA_GROUPS` order, empty ones left out."""
+    groups: dict[str, list[Path]] = {g: [] for g in DATA_GROUPS}
+    for p in files:
+        groups[data_group(p)].append(p)
+    return [(g, ps) for g, ps in groups.items() if ps]
+
+
 def file_kind(rows: list[dict[str, Any]]) -> str:
     """``trajectories`` (records with steps or messages), ``qa`` (question + answer) or ``records``."""
     if not rows:

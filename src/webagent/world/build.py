@@ -23,8 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from webagent.progress import progress as progress_bar
 from webagent.world.generate import generate_graph
 from webagent.world.render import RenderConfig, render_world
 from webagent.world.store import write_pages
@@ -82,7 +81,7 @@ def build_world(config: WorldConfig, out_dir: str | os.PathLike, progress: bool 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        with tqdm(total=5, desc="world", disable=not progress, unit="step") as bar:
+        with progress_bar(5, desc="world", unit="step", disable=not progress) as bar:
             bar.set_postfix_str("graph")
             graph = generate_graph(config.seed, config.size, config.zh_share)
             bar.update()

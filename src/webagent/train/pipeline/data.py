@@ -18,15 +18,14 @@ def _hash_order(items: list[dict[str, Any]], salt: str) -> list[dict[str, Any]]:
 
 def stage_worlds(run: Run) -> dict[str, Any]:
     """Build every train world and the evaluation world."""
-    from tqdm import tqdm
-
+    from webagent.progress import track
     from webagent.world.build import WorldConfig, build_world
 
     cfg, built = run.cfg, []
     todo = [*((s, run.train_world(s), cfg.world_size) for s in cfg.train_seeds),
             *((s, run.rl_world(s), cfg.world_size) for s in cfg.rl_seeds),
             (cfg.eval_seed, run.eval_world(), cfg.eval_world_size)]
-    for seed, path, size in tqdm(todo, desc="worlds", unit="world", disable=not cfg.progress):
+    for seed, path, size in track(todo, desc="worlds", unit="world", disable=not cfg.progress):
         if not (path / "manifest.json").is_file():
             build_world(WorldConfig(seed=seed, size=size), path, progress=False)
         built.append(str(path))
