@@ -162,6 +162,46 @@ def test_rebuild_replaces_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temp or old dirs left
 
 
+def _twins(n: int) -> list[Page]:
+    """``n`` pages that score exactly alike for "twin" (same title length, same text)."""
+    return [
+        Page(url=f"http://twins.test/{i:03d}", title=f"Twin {i:03d}", text="twin page about twins", html="", lang="en")
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_equal_scores_are_ordered_by_url_whatever_the_build(tmp_path, threads):
+    """Ties are ordered by URL, across the page edge too (k and offset), whatever order the pages
+    were indexed in: tantivy alone orders them by internal document address."""
+    from webagent.web.index import IndexConfig
+
+    pages = _twins(40) + [Page(url="http://a.test/", title="Twin twin", text="twin twin twin", html="", lang="en")]
+    expected = ["http://a.test/"] + sorted(p.url for p in pages[:40])
+    ix = SearchIndex.build(reversed(pages), tmp_path / "i", IndexConfig(num_threads=threads), sort=False)
+    assert urls(ix.search("twin", k=50)) == expected
+    assert urls(ix.search("twin", k=10)) == expected[:10]
+    assert urls(ix.search("twin", k=7, offset=10)) == expected[10:17]
+    assert urls(ix.search("twin", k=5, offset=38)) == expected[38:]
+    assert len({h.score for h in ix.search("twin", k=50)[1:]}) == 1  # the 40 twins really tie
+    ix.close()
+
+
+def test_same_pages_in_any_order_give_byte_identical_index_files(tmp_path):
+    from webagent.web.index import index_digest
+
+    pages = list(PAGES) + _twins(30)
+    a = SearchIndex.build(pages, tmp_path / "a")
+    b = SearchIndex.build(list(reversed(pages)), tmp_path / "b")
+    files_a = {p.name: p.read_bytes() for p in sorted(a.directory.iterdir())}
+    files_b = {p.name: p.read_bytes() for p in sorted(b.directory.iterdir())}
+    assert files_a == files_b
+    assert index_digest(a.directory) == index_digest(b.directory)
+    assert urls(b.search("twin", k=10)) == urls(a.search("twin", k=10))  # the renamed segment opens
+    c = SearchIndex.build(pages[:-1], tmp_path / "c")
+    assert index_digest(c.directory) != index_digest(a.directory)
+
+
 def test_failed_build_keeps_previous_index(tmp_path):
     target = tmp_path / "index"
     SearchIndex.build(PAGES, target)

@@ -78,3 +78,17 @@ def test_training_logs_and_pipeline_reports_read_whole_records(tmp_path):
     log = _write(tmp_path / "rl_log.jsonl", [{"step": 1, "reward": 0.5, "note": TEXT}, {"step": 2, "reward": 1.0}])
     assert metrics_summary(log)["reward"] == 0.75
     assert [r["step"] for r in _read_jsonl(log)] == [1, 2]
+
+
+def test_truncate_steps_keeps_the_log_up_to_the_checkpoint(tmp_path):
+    from webagent.jsonl import truncate_steps
+
+    log = tmp_path / "train_log.jsonl"
+    assert truncate_steps(log, 3) == 0 and not log.exists()
+    rows = [{"step": s, "note": "a\u2028b"} for s in (1, 2, 3, 4, 5)]
+    log.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + '{"step": 6, "lo')
+    assert truncate_steps(log, 3) == 3  # steps 4 and 5, and the torn step 6
+    assert [r["step"] for r in read_jsonl(log)] == [1, 2, 3]
+    assert read_jsonl(log)[0]["note"] == "a\u2028b"
+    assert truncate_steps(log, 3) == 0
+    assert truncate_steps(log, 0) == 3 and log.read_text() == ""  # a fresh run starts a fresh log

@@ -215,6 +215,8 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     part = _cfg(setup, tmp_path / "part", halt_after=1)
     first = train_rl(part, setup["tasks"])
     assert first.steps == 1 and not (tmp_path / "part" / "model.safetensors").exists()
+    with (tmp_path / "part" / "rl_log.jsonl").open("a") as f:  # logged, then killed before its save
+        f.write(json.dumps({"step": 2, "reward": -1.0}) + "\n")
     second = train_rl(_cfg(setup, tmp_path / "part"), setup["tasks"])
     assert whole.steps == second.steps == 2
     a, b = _weights(str(tmp_path / "whole")), _weights(str(tmp_path / "part"))
@@ -223,6 +225,7 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     log_b = (tmp_path / "part" / "rl_log.jsonl").read_text().splitlines()
     strip = lambda r: {k: v for k, v in json.loads(r).items() if not k.endswith("seconds")}  # noqa: E731
     assert [strip(r) for r in log_a] == [strip(r) for r in log_b]
+    assert [json.loads(r)["step"] for r in log_b] == [1, 2]  # no step twice after the resume
 
 
 def test_cli_rl_runs_grpo_and_rejects_bad_tasks(setup, tmp_path, capsys):

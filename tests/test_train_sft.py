@@ -150,12 +150,17 @@ def test_resume_equals_uninterrupted_training(tok_dir, data_file, tmp_path):
     assert latest_checkpoint(tmp_path / "split").name == "step-00000002"
     # A crash mid-save leaves a .tmp directory: resume must ignore it.
     (tmp_path / "split" / "checkpoints" / ".step-00000004.tmp").mkdir()
+    # A kill after step 3 was logged but before its checkpoint: step 3 is trained and logged again,
+    # once; a torn last line goes too.
+    with (tmp_path / "split" / "train_log.jsonl").open("a") as f:
+        f.write(json.dumps({"step": 3, "loss": -1.0}) + "\n" + '{"step": 4, "lo')
     rest = train_sft(_cfg(tmp_path / "split", data_file, tok_dir))
     assert rest.steps == full.steps == 4 and rest.eval_loss == full.eval_loss
     a, b = params(tmp_path / "full"), params(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
     logs = [json.loads(line) for line in (tmp_path / "split" / "train_log.jsonl").read_text().splitlines()]
     full_logs = [json.loads(line) for line in (tmp_path / "full" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2, 3, 4]
     assert [r["loss"] for r in logs] == [r["loss"] for r in full_logs]
     ckpts = sorted(p.name for p in (tmp_path / "split" / "checkpoints").glob("step-*"))
     assert ckpts == ["step-00000002", "step-00000004"]  # keep_checkpoints=2

@@ -23,6 +23,45 @@ def test_two_builds_are_identical_and_another_seed_differs(tmp_path, world_dir):
     assert (a / GRAPH_FILES[1]).read_bytes() != (b / GRAPH_FILES[1]).read_bytes()
 
 
+def _index_files(world_dir) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((world_dir / "index").iterdir())}
+
+
+def test_two_builds_have_byte_identical_indexes_and_the_same_search_results(tmp_path, world_dir):
+    """The search order is a function of the world alone: the same seed gives the same index files
+    (the manifest covers them) and the same top-10 for every query, ties included."""
+    from webagent.web.index import SearchIndex, index_digest
+
+    again = build_world(WorldConfig(seed=7, size=6), tmp_path / "again", progress=False)
+    assert _index_files(again) == _index_files(world_dir)
+    assert json.loads((again / "manifest.json").read_text())["sha256"]["index"] == index_digest(world_dir / "index")
+
+    # Two writer threads split the documents between segments by timing: other files, same results.
+    store = WorldStore(world_dir)
+    pages = list(store.iter_pages())
+    threaded = SearchIndex.build(reversed(pages), tmp_path / "threaded", _index_config(2), sort=False)
+    ours = SearchIndex.open(world_dir / "index")
+    queries = sorted({p.title for p in pages})[::3][:200] + ["2024", "news", "university", "课程", "http"]
+    tied = 0
+    for q in queries:
+        a, b = ours.search(q, k=10), threaded.search(q, k=10)
+        assert [(h.url, h.score) for h in a] == [(h.url, h.score) for h in b], q
+        scores = [h.score for h in a]
+        tied += len(scores) != len(set(scores))
+        for x, y in zip(a, a[1:], strict=False):  # best first, equal scores by URL
+            assert (-x.score, x.url) < (-y.score, y.url), q
+    assert tied >= 5  # the queries do exercise equal scores
+    threaded.close()
+    ours.close()
+    store.close()
+
+
+def _index_config(threads: int):
+    from webagent.web.index import IndexConfig
+
+    return IndexConfig(num_threads=threads)
+
+
 def test_parallel_rendering_gives_the_same_world(tmp_path, world_dir):
     out = build_world(WorldConfig(seed=7, size=6, workers=2), tmp_path / "par", progress=False)
     assert (out / "manifest.json").read_bytes() == (world_dir / "manifest.json").read_bytes()
@@ -36,7 +75,7 @@ def test_manifest_describes_the_world(world_dir, world):
     assert counts["pages"] == len(world) == sum(counts["by_kind"].values()) == sum(counts["by_depth"].values())
     assert counts["by_kind"]["portal"] == 1 and counts["sites"] == 12
     assert counts["entities"] == len(world.graph) and counts["facts"] == len(world.graph.facts)
-    assert set(m["sha256"]) == {"pages", *GRAPH_FILES}
+    assert set(m["sha256"]) == {"pages", "index", *GRAPH_FILES}
     assert not any(k in json.dumps(m) for k in ("time", "created", "built_at"))
 
 

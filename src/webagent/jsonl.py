@@ -104,4 +104,34 @@ def read_jsonl(path: str | os.PathLike, *, torn_ok: bool = True, skip_bad: bool 
     return [rec for _, rec in iter_jsonl(path, torn_ok=torn_ok, skip_bad=skip_bad, encoding=encoding)]
 
 
-__all__ = ["dumps", "dumps_line", "iter_jsonl", "iter_lines", "iter_text", "read_jsonl", "split_lines"]
+def truncate_steps(path: str | os.PathLike, last_step: int, *, key: str = "step") -> int:
+    """Cut a training log back to the run's checkpoint: keep the records whose ``key`` is at most
+    ``last_step`` and drop the rest (and a torn last line); returns how many were dropped.
+
+    A run killed after logging steps past its newest checkpoint resumes from that checkpoint and
+    logs those steps again; without this cut they would appear twice. The file is rewritten
+    atomically (a temporary sibling renamed over it); a missing file is left missing."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for _, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            step = json.loads(line).get(key)
+        except (json.JSONDecodeError, AttributeError):
+            step = None
+        if isinstance(step, int) and step <= last_step and line.endswith("\n"):
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped
+
+
+__all__ = ["dumps", "dumps_line", "iter_jsonl", "iter_lines", "iter_text", "read_jsonl", "split_lines",
+           "truncate_steps"]

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webagent.jsonl import read_jsonl
+from webagent.jsonl import read_jsonl, truncate_steps
 from webagent.llm.grounding import parse_grounding
 from webagent.train.grpo import (
     Group,
@@ -626,6 +626,7 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
     trainer = RLTrainer(cfg, tasks, judge, toolbox=toolbox)
     trainer.resume()
     start = trainer.step_no
+    truncate_steps(out / "rl_log.jsonl", start)  # steps past the checkpoint are done (and logged) again
     end = cfg.steps if cfg.halt_after is None else min(cfg.steps, start + cfg.halt_after)
     bar = progress(cfg.steps, initial=start, desc=f"rl/{cfg.algorithm}", unit="update", disable=not cfg.progress)
     rec: dict[str, Any] = {}

@@ -423,6 +423,10 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
     lm, optimizer, loss_mod, start = _build(cfg, d, device, tokenizer)
     if d.main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        from webagent.jsonl import truncate_steps
+
+        # Steps logged after the checkpoint resumed from are trained (and logged) again.
+        truncate_steps(out_dir / "train_log.jsonl", start)
         (out_dir / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
 
     state = _Loop(cfg, d, device, autocast, loss_mod, optimizer, rows, total)

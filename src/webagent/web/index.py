@@ -24,10 +24,17 @@ index and query time and tantivy only splits on whitespace.
 
 Queries are built from analyzed terms (an OR of term queries), never handed to a query parser, so
 no user input (quotes, colons, ``AND``, brackets) can make a search raise.
+
+Reproducible: the ranking is a function of the pages alone. Pages with equal BM25 scores are
+ordered by URL (tantivy would order them by internal document address, which depends on how its
+writer threads split the documents), and :meth:`SearchIndex.build` writes byte-identical files for
+the same pages in any input order: one writer thread, documents in URL order, and the randomly
+named segments renamed after a digest of their content (see :func:`_canonical_segment_names`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,6 +54,8 @@ ANALYZER = "latin-lower+cjk-bigram/1"
 META_FILE = "webagent_index.json"
 TITLE_BOOST = 2.0
 MAX_QUERY_TERMS = 32  # a pasted paragraph must not turn into a 500-clause query
+TIE_SLACK = 8  # extra hits fetched past the page asked for, to see whether the last score is tied
+MAX_TIE_FETCH = 4096  # past this many hits tied at the page's edge, index order (URL order) decides
 SNIPPET_WIDTH = 220
 
 # Han, kana and hangul: scripts written without spaces between words.
@@ -127,10 +136,15 @@ def _document(page: Page) -> tantivy.Document:
 
 @dataclass
 class IndexConfig:
-    """Writer settings; the defaults index ~100k pages of a few KB in seconds on two cores."""
+    """Writer settings; the defaults index ~100k pages of a few KB in seconds on two cores.
+
+    With one writer thread the index files are byte-identical across builds of the same pages;
+    more threads split the documents between segments by timing, so the files differ from build
+    to build (search results do not: ties are ordered by URL either way). Python's analysis, not
+    tantivy's writer, is what takes the time, so a second thread saves little."""
 
     heap_size: int = 256_000_000
-    num_threads: int = 2
+    num_threads: int = 1
 
 
 class SearchIndex:
@@ -169,12 +183,20 @@ class SearchIndex:
 
     @classmethod
     def build(
-        cls, pages: Iterable[Page], directory: str | os.PathLike, config: IndexConfig | None = None
+        cls,
+        pages: Iterable[Page],
+        directory: str | os.PathLike,
+        config: IndexConfig | None = None,
+        *,
+        sort: bool = True,
     ) -> SearchIndex:
-        """Index ``pages`` (streamed, any order) into ``directory``, replacing what is there.
+        """Index ``pages`` (any order) into ``directory``, replacing what is there.
 
         The index is written to a sibling temporary directory and renamed into place, so a crash
-        mid-build never leaves a half-written index where a reader would open it.
+        mid-build never leaves a half-written index where a reader would open it. With one writer
+        thread (the default) and ``sort=True`` (the default) the files are a function of the
+        pages' content alone; ``sort=False`` streams the pages in the order given (for corpora
+        too large to hold in memory), which gives the same search results but not the same files.
         """
         config = config or IndexConfig()
         directory = Path(directory)
@@ -183,7 +205,10 @@ class SearchIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
+            if sort:
+                pages = sorted(pages, key=lambda p: p.url)
             count = _write_index(pages, tmp, config)
+            _canonical_segment_names(tmp)
             meta = {"format": INDEX_FORMAT, "analyzer": ANALYZER, "documents": count}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
             _replace_dir(tmp, directory)
@@ -240,11 +265,12 @@ class SearchIndex:
             return []
         searcher = self._searcher
         q = self._build_query(terms, site=site, lang=lang, kind=kind)
-        result = searcher.search(q, limit=k, count=False, offset=max(0, offset))
+        offset = max(0, offset)
+        ranked = self._ranked(searcher, q, offset + k)[offset:]
         snipper = Snippeter(terms)
         hits = []
-        for score, address in result.hits:
-            doc = searcher.doc(address)
+        for score, _url, address, doc in ranked:
+            doc = doc or searcher.doc(address)
             text = doc.get_first("body").decode("utf-8")
             hit = Hit(
                 title=doc.get_first("title"),
@@ -257,6 +283,39 @@ class SearchIndex:
                 hit.extra["text"] = text
             hits.append(hit)
         return hits
+
+    def _ranked(self, searcher, query, need: int) -> list[tuple[float, str, object, object]]:
+        """The top ``need`` matches as ``(score, url, address, doc)``, ordered by score, then URL.
+
+        tantivy cuts its top-n inside a group of equal scores by document address; to order a
+        tied group by URL the whole group must be seen, so the search is repeated with a larger
+        limit until a lower score (or the last match) follows the ``need``-th hit. Only the
+        hits tied with the ``need``-th get their URL read (``url`` is ``""`` and ``doc`` None for
+        the others, whose order the score alone decides)."""
+        limit = need + TIE_SLACK
+        while True:
+            hits = searcher.search(query, limit=limit, count=False).hits
+            if len(hits) <= need:
+                edge = None  # every match is on the page: sort every tied group
+                break
+            edge = hits[need - 1][0]
+            if len(hits) < limit or hits[-1][0] < edge or limit >= MAX_TIE_FETCH:
+                break
+            limit = min(limit * 4, MAX_TIE_FETCH)
+        counts: dict[float, int] = {}
+        for score, _ in hits:
+            counts[score] = counts.get(score, 0) + 1
+        rows = []
+        for score, address in hits:
+            if edge is not None and score < edge:
+                break
+            if counts[score] > 1:
+                doc = searcher.doc(address)
+                rows.append((score, doc.get_first("url"), address, doc))
+            else:
+                rows.append((score, "", address, None))
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        return rows[:need]
 
     def _build_query(self, terms: list[str], *, site: str | None, lang: str | None, kind: str | None):
         s = self._schema
@@ -295,6 +354,49 @@ def _write_index(pages: Iterable[Page], path: Path, config: IndexConfig) -> int:
     writer.commit()
     writer.wait_merging_threads()
     return count
+
+
+def _canonical_segment_names(path: Path) -> None:
+    """Rename the index's segments after a digest of their files, so equal content gives equal files.
+
+    tantivy names each segment with a random UUID: in its file names, in ``meta.json`` (which
+    lists segments in UUID order) and in ``.managed.json`` (a set, written in hash order). The
+    segment files themselves do not contain the id (the same documents written by one thread give
+    the same bytes), so naming a segment after the SHA-256 of its files and rewriting the two JSON
+    files gives a directory that is byte-identical whenever the indexed content is.
+    """
+    meta_path = path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    renamed: dict[str, str] = {}
+    for segment in meta["segments"]:
+        old = segment["segment_id"].replace("-", "")
+        digest = hashlib.sha256()
+        for f in sorted(path.glob(f"{old}.*")):
+            digest.update(f.name[len(old) :].encode() + b"\0" + f.read_bytes())
+        new = digest.hexdigest()[:32]
+        for f in path.glob(f"{old}.*"):
+            f.rename(path / (new + f.name[len(old) :]))
+        segment["segment_id"] = f"{new[:8]}-{new[8:12]}-{new[12:16]}-{new[16:20]}-{new[20:]}"
+        renamed[old] = new
+    meta["segments"].sort(key=lambda seg: seg["segment_id"])
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    managed_path = path / ".managed.json"
+    if managed_path.exists():
+        names = []
+        for name in json.loads(managed_path.read_text()):
+            stem, dot, ext = name.partition(".")
+            names.append(renamed.get(stem, stem) + dot + ext)
+        managed_path.write_text(json.dumps(sorted(names)))
+
+
+def index_digest(directory: str | os.PathLike) -> str:
+    """SHA-256 over the names and bytes of an index directory's files (tantivy's lock files aside):
+    equal for two builds of the same pages, so a world's manifest can cover its index."""
+    digest = hashlib.sha256()
+    for f in sorted(Path(directory).iterdir()):
+        if f.is_file() and not f.name.endswith(".lock"):
+            digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -9,7 +9,9 @@
 
 Everything is written into a temporary sibling directory that is renamed into place at the end,
 so a crash never leaves a half-built world that looks complete. The manifest has no timestamps:
-two builds with the same config give byte-identical manifests, graph files and page hashes.
+two builds with the same config give byte-identical manifests, graph files, page hashes and
+search index files (the manifest's ``sha256["index"]`` covers the index; see
+``webagent.web.index``), hence the same search results.
 """
 
 from __future__ import annotations
@@ -114,8 +116,14 @@ def _build_index(pages, directory: Path, progress: bool) -> bool:
         if progress:
             print("webagent.web.index is not available: the world is built without a search index")
         return False
-    SearchIndex.build(pages, directory)
+    SearchIndex.build(pages, directory)  # one writer thread, URL order: byte-identical files
     return True
+
+
+def _index_digest(directory: Path) -> str:
+    from webagent.web.index import index_digest
+
+    return index_digest(directory)
 
 
 def _manifest(config: WorldConfig, graph, pages, pages_sha: str, root: Path, indexed: bool) -> dict:
@@ -143,6 +151,7 @@ def _manifest(config: WorldConfig, graph, pages, pages_sha: str, root: Path, ind
             "pages": pages_sha,
             "graph/entities.jsonl": _sha256_file(root / "graph" / "entities.jsonl"),
             "graph/facts.jsonl": _sha256_file(root / "graph" / "facts.jsonl"),
+            **({"index": _index_digest(root / "index")} if indexed else {}),
         },
         "index": indexed,
     }

@@ -231,7 +231,9 @@ def import_corpus(source: str | os.PathLike, out: str | os.PathLike, config: Cor
                     batch = []
             yield from _write_batch(con, insert, batch, report, PAGE_COLUMNS, digest)
 
-        SearchIndex.build(stored(), tmp / "index", IndexConfig(heap_size=cfg.index_heap, num_threads=cfg.index_threads))
+        # Streamed in input order (sort=False): the pages are written to SQLite in the same pass.
+        SearchIndex.build(stored(), tmp / "index", IndexConfig(heap_size=cfg.index_heap, num_threads=cfg.index_threads),
+                          sort=False)
         con.commit()
         sites = con.execute("SELECT COUNT(DISTINCT site) FROM pages").fetchone()[0]
         con.close()
