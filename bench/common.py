@@ -49,3 +49,13 @@ def save(name: str, data: dict) -> Path:
     data = {"benchmark": name, "machine": machine(), "when": time.strftime("%Y-%m-%d"), **data}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
     return path
+
+
+def smol_chats(out: Path, train_seeds: tuple[int, ...] = (101, 102)) -> Path:
+    """SFT chats made by the smol preset's pipeline (worlds, QA, oracle trajectories) in ``out``;
+    returns the ``sft.jsonl`` path. Seconds on a CPU; a finished run is reused."""
+    from webagent.train.pipeline import make_config, run_pipeline
+
+    cfg = make_config("smol", str(out), train_seeds=tuple(train_seeds), progress=False)
+    run_pipeline(cfg, stages=("worlds", "qa", "trajectories"))
+    return Path(out) / "trajectories" / "sft.jsonl"

@@ -33,7 +33,7 @@ def main() -> None:
     run(str(HERE / "bench_agents.py"))
     run(str(HERE / "bench_eval.py"))
     run(str(HERE / "bench_synth.py"))
-    for name in ("bench_traj.py", "bench_sft.py", "bench_rl.py", "bench_quality.py"):
+    for name in ("bench_traj.py", "bench_sft.py", "bench_lora.py", "bench_rl.py", "bench_quality.py"):
         if (HERE / name).exists():
             run(str(HERE / name))
 

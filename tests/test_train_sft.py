@@ -166,6 +166,14 @@ def test_resume_equals_uninterrupted_training(tok_dir, data_file, tmp_path):
     assert ckpts == ["step-00000002", "step-00000004"]  # keep_checkpoints=2
 
 
+def test_time_budget_ends_the_run_with_a_saved_policy(tok_dir, data_file, tmp_path):
+    res = train_sft(_cfg(tmp_path, data_file, tok_dir, max_seconds=0.0))
+    assert res.steps == 1  # the first step already spends the budget
+    assert (tmp_path / "model.safetensors").exists()  # saved as a finished run
+    assert latest_checkpoint(tmp_path).name == "step-00000001"
+    assert len((tmp_path / "train_log.jsonl").read_text().splitlines()) == 1
+
+
 def test_bad_data_gets_a_clear_error(tok_dir, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "q"}]}\n{not json\n')

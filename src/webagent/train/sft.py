@@ -79,6 +79,10 @@ class SFTConfig:
     """Continue from the newest checkpoint in ``out_dir`` when there is one."""
     halt_after: int | None = None
     """Stop after this many steps of this invocation (leaving a checkpoint): time-boxed jobs."""
+    max_seconds: float | None = None
+    """Wall-clock budget of this invocation's training loop: the run ends after the step that
+    crosses it, as if that were the last step (the policy is saved). For equal-time comparisons;
+    the learning-rate schedule still follows ``max_steps``/``epochs``."""
     progress: bool = True
     model_overrides: dict[str, Any] = field(default_factory=dict)
     """Extra Qwen2Config fields for a preset (e.g. a smaller ``hidden_size`` for tests)."""
@@ -378,6 +382,11 @@ def _all_sum(value: float, d: Dist, device) -> float:
     return float(t.item())
 
 
+def _any(flag: bool, d: Dist, device) -> bool:
+    """Whether any process raised ``flag`` (all processes then agree to stop at the same step)."""
+    return _all_sum(float(flag), d, device) > 0 if d.world > 1 else flag
+
+
 def evaluate(loss_mod, rows: PackedRows, cfg: SFTConfig, d: Dist, device, autocast) -> float:
     """Token-mean loss over the held-out rows (sharded over processes)."""
     import torch
@@ -438,8 +447,10 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
     log_path = out_dir / "train_log.jsonl"
     bar = _progress(cfg, d, start, total)
     eval_loss = None
+    budget_start = time.perf_counter()
     for step in range(start, end):
         rec = state.step(step)
+        spent = cfg.max_seconds is not None and _any(time.perf_counter() - budget_start >= cfg.max_seconds, d, device)
         if eval_rows is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == total):
             plain = getattr(loss_mod, "module", loss_mod)  # no DDP hooks for a forward-only pass
             eval_loss = rec["eval_loss"] = round(evaluate(plain, eval_rows, cfg, d, device, autocast), 5)
@@ -448,10 +459,14 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
                 f.write(json.dumps(rec) + "\n")
             bar.set_postfix(loss=f"{rec['loss']:.4f}", tok_s=f"{state.tokens_per_s:,.0f}", lr=f"{rec['lr']:.2e}")
             bar.update(1)
+        if spent:
+            end = total = step + 1  # the budget ends the run here
         if (step + 1) % cfg.save_every == 0 or step + 1 == end:
             if d.main:
                 save_checkpoint(out_dir, step + 1, lm, tokenizer, optimizer, cfg.keep_checkpoints)
             _barrier(d)
+        if spent:
+            break
     bar.close()
     if d.main and end == total:
         lm = save_policy(lm, tokenizer, out_dir)
