@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 
 import pytest
 
@@ -74,10 +75,14 @@ def test_lora_sft_step_saves_an_adapter_that_reloads_to_the_same_logits(base_dir
 
     out = tmp_path / "sft"
     chats = [_chat("Who founded Velor?", "Ada Lin"), _chat("Where is Norbu University?", "Kelm")]
-    res = train_sft(SFTConfig(out_dir=str(out), model=NAME, lora_r=4, lora_top_layers=2, pack=False, max_steps=1,
-                              batch_size=2, micro_batch_size=1, seq_len=256, lr=1e-3, warmup_steps=1,
-                              eval_fraction=0.0, progress=False), records=chats)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = train_sft(SFTConfig(out_dir=str(out), model=NAME, lora_r=4, lora_top_layers=2, pack=False, max_steps=1,
+                                  batch_size=2, micro_batch_size=1, seq_len=256, lr=1e-3, warmup_steps=1,
+                                  eval_fraction=0.0, progress=False), records=chats)
     assert res.steps == 1 and res.train_loss > 0
+    # Saving the adapter never asks the hub about the base's config (peft would, for a package name).
+    assert not [w for w in caught if "remote file" in str(w.message) or "config file" in str(w.message)]
     adapter = out / "adapter"
     assert is_adapter_dir(adapter)
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == NAME

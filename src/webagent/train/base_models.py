@@ -24,11 +24,16 @@ import importlib.util
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ADAPTER_CONFIG = "adapter_config.json"
+
+# peft still calls transformers' deprecated ``is_gradient_checkpointing`` on every LoRA load; the
+# warning says nothing a user can act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass(frozen=True)
@@ -202,13 +207,22 @@ def load_weights(model, path: str | os.PathLike) -> None:
         model.load_state_dict(saved.state_dict())
 
 
+def save_model(model, out: str | os.PathLike) -> None:
+    """``save_pretrained`` for a plain model or a ``PeftModel`` (then the adapter alone). peft by
+    default looks up the base's config to decide whether to save the embeddings too; the base here
+    is often a package name, which peft would try to fetch from the hub, so it is told not to
+    (LoRA here never touches the embeddings)."""
+    extra = {"save_embedding_layers": False} if hasattr(model, "peft_config") else {}
+    model.save_pretrained(out, safe_serialization=True, **extra)
+
+
 def save_policy(model, tokenizer, out: str | os.PathLike):
     """Write a trained policy to ``out`` for the stages after it: with LoRA, the adapter alone in
     ``out/adapter`` (what ships) and the merged model in ``out`` (what loads anywhere, vLLM
     included). Returns the model to keep using (the merged one: merging consumes the adapter)."""
     out = Path(out)
     if hasattr(model, "merge_and_unload"):
-        model.save_pretrained(out / "adapter", safe_serialization=True)
+        save_model(model, out / "adapter")
         model = model.merge_and_unload()
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)

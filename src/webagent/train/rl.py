@@ -349,11 +349,13 @@ class Updater:
 def save_checkpoint(out_dir: Path, step: int, model, tokenizer, optimizer, cursor: int, keep: int) -> Path:
     import torch
 
+    from webagent.train.base_models import save_model
+
     root = out_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final, tmp = root / f"step-{step:08d}", root / f".step-{step:08d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    save_model(model, tmp)
     tokenizer.save_pretrained(tmp)
     rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
     torch.save({"step": step, "cursor": cursor, "optimizer": optimizer.state_dict(), "rng": rng},

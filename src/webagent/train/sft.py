@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webagent.train.base_models import load_weights, save_policy
+from webagent.train.base_models import load_weights, save_model, save_policy
 from webagent.train.data import IGNORE, DataStats, PackedRows, encode_records, load_chats, pack, split_eval
 from webagent.train.masking import Encoded
 from webagent.train.models import build_model, count_parameters, is_preset, train_defaults
@@ -307,7 +307,7 @@ def save_checkpoint(out_dir: Path, step: int, model, tokenizer, optimizer, keep:
     final = root / f"step-{step:08d}"
     tmp = root / f".step-{step:08d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    save_model(model, tmp)
     tokenizer.save_pretrained(tmp)
     torch.save({"step": step, "optimizer": optimizer.state_dict(), "rng": _rng_state()}, tmp / "trainer_state.pt")
     shutil.rmtree(final, ignore_errors=True)
