@@ -183,3 +183,33 @@ def test_generation_emits_no_future_warning(lm):
         gen_all(lm, two_turns[:1])
         gen_all(lm, two_turns[1:])  # the second turn reuses the first one's cache
     assert [str(w.message) for w in caught if issubclass(w.category, FutureWarning)] == []
+
+
+def test_cancelled_batching_stops_decoding_at_once(model_dir, lm):
+    """Ctrl-C cancels every task of the event loop; the decoding thread must then stop within a
+    token, not finish its batch (the interpreter joins it at exit: a minute on a real model)."""
+    import time
+
+    model = LocalModel(LocalConfig(str(model_dir), temperature=0.0), model=lm.model, tokenizer=lm.tokenizer)
+    eos, calls = lm.tokenizer.eos_token_id, []
+
+    def slow_and_endless(module, inputs, logits):  # never ends on its own: 400 slow tokens
+        calls.append(1)
+        time.sleep(0.01)
+        logits = logits.clone()
+        logits[..., eos] = -1e4
+        return logits
+
+    async def interrupted():
+        asyncio.get_running_loop().create_task(model.generate(msgs("hi"), max_tokens=400))
+        while len(calls) < 3:  # noqa: ASYNC110 (the hook runs in the decoding thread)
+            await asyncio.sleep(0.005)
+        # returning leaves the request in flight: asyncio.run cancels it and the batching task
+
+    hook = model.model.lm_head.register_forward_hook(slow_and_endless)
+    try:
+        asyncio.run(interrupted())
+        model._executor.shutdown(wait=True)  # what interpreter exit waits for
+    finally:
+        hook.remove()
+    assert 3 <= len(calls) < 50

@@ -68,7 +68,7 @@ def _scripted_local(replies):
     class Scripted(LocalModel):
         seen: Counter = Counter()
 
-        def _decode_batch(self, batch):
+        def _decode_batch(self, batch, stop=None):
             eos = min(self.eos_ids)
             self._script, self._pos = [], 0
             for req in batch:
@@ -76,7 +76,7 @@ def _scripted_local(replies):
                 reply = replies[self.seen[key] % len(replies)]
                 self.seen[key] += 1
                 self._script.append(self.tokenizer(reply, add_special_tokens=False)["input_ids"] + [eos])
-            return super()._decode_batch(batch)
+            return super()._decode_batch(batch, stop)
 
         def _sample(self, logits, temps, top_ps):
             pos, self._pos = self._pos, self._pos + 1
@@ -226,6 +226,31 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     strip = lambda r: {k: v for k, v in json.loads(r).items() if not k.endswith("seconds")}  # noqa: E731
     assert [strip(r) for r in log_a] == [strip(r) for r in log_b]
     assert [json.loads(r)["step"] for r in log_b] == [1, 2]  # no step twice after the resume
+
+
+def test_ctrl_c_during_rollouts_checkpoints_the_finished_updates(setup, tmp_path, monkeypatch):
+    """Ctrl-C while update 2 rolls out (no checkpoint due yet): update 1 is saved, and the resumed
+    run ends where an uninterrupted one does."""
+    from webagent.train.rl import RLTrainer
+
+    whole = train_rl(_cfg(setup, tmp_path / "whole", save_every=5), setup["tasks"])
+    real_collect = RLTrainer.collect
+
+    async def collect(self, local):
+        if self.step_no == 1:
+            raise KeyboardInterrupt
+        return await real_collect(self, local)
+
+    monkeypatch.setattr(RLTrainer, "collect", collect)
+    with pytest.raises(KeyboardInterrupt):
+        train_rl(_cfg(setup, tmp_path / "part", save_every=5), setup["tasks"])
+    assert (tmp_path / "part" / "checkpoints" / "step-00000001").is_dir()
+    monkeypatch.setattr(RLTrainer, "collect", real_collect)
+    rest = train_rl(_cfg(setup, tmp_path / "part", save_every=5), setup["tasks"])
+    assert whole.steps == rest.steps == 2
+    a, b = _weights(str(tmp_path / "whole")), _weights(str(tmp_path / "part"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [json.loads(r)["step"] for r in (tmp_path / "part" / "rl_log.jsonl").read_text().splitlines()] == [1, 2]
 
 
 def test_cli_rl_runs_grpo_and_rejects_bad_tasks(setup, tmp_path, capsys):

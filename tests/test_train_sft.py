@@ -166,6 +166,34 @@ def test_resume_equals_uninterrupted_training(tok_dir, data_file, tmp_path):
     assert ckpts == ["step-00000002", "step-00000004"]  # keep_checkpoints=2
 
 
+def test_ctrl_c_checkpoints_the_finished_step_and_resume_completes(tok_dir, data_file, tmp_path, monkeypatch):
+    """The first Ctrl-C lets the step in progress finish, checkpoints it and stops; a rerun goes on
+    from there and logs every step once."""
+    import os
+    import signal
+
+    from webagent.train import sft
+
+    real_step = sft._Loop.step
+
+    def step(self, n):  # Ctrl-C arrives in the middle of step 3
+        if n == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, n)
+
+    monkeypatch.setattr(sft._Loop, "step", step)
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(_cfg(tmp_path, data_file, tok_dir, max_steps=6, save_every=100))
+    assert latest_checkpoint(tmp_path).name == "step-00000003"
+    assert not (tmp_path / "model.safetensors").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    monkeypatch.setattr(sft._Loop, "step", real_step)
+    rest = train_sft(_cfg(tmp_path, data_file, tok_dir, max_steps=6, save_every=100))
+    assert rest.steps == 6 and (tmp_path / "model.safetensors").exists()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
 def test_time_budget_ends_the_run_with_a_saved_policy(tok_dir, data_file, tmp_path):
     res = train_sft(_cfg(tmp_path, data_file, tok_dir, max_seconds=0.0))
     assert res.steps == 1  # the first step already spends the budget

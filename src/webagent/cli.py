@@ -275,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        # Long commands write each finished record (episodes, QA, trajectories) as it ends and
+        # checkpoint training on Ctrl-C, and all of them resume by default.
+        print("\nwebagent: interrupted. Finished records and checkpoints are on disk; run the same "
+              "command again to resume from them.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head`
         return 0

@@ -129,7 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"mean Pass@1 over {k} runs {100 * acc.get('mean_pass@1', 0):.2f} · best Pass@1 {100 * acc.get('best_pass@1', 0):.2f}"
           f" · Pass@{k} {100 * acc.get(f'pass@{k}', 0):.2f} · {acc.get('questions')} questions")
     if report.get("failed_this_call"):
-        print(f"{len(report['failed_this_call'])} episodes failed and will be retried on resume")
+        print(f"{len(report['failed_this_call'])} episodes raised an error; they are recorded as failed "
+              "(termination 'episode error', reason in meta.error) and not run again on resume")
     print(f"report: {args.out}/report.md")
     return 0
 

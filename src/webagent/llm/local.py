@@ -44,6 +44,10 @@ from webagent.llm.base import Completion
 from webagent.llm.grounding import Grounder, RequestGrounding, parse_grounding
 
 
+class _Stopped(Exception):
+    """A batch abandoned mid-decoding because its batching task was cancelled."""
+
+
 @dataclass
 class LocalConfig:
     """Which model to load and how to sample from it."""
@@ -156,6 +160,12 @@ class LocalModel:
         # One worker thread: batches run one after another on the model, never interleaved.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="local-llm")
         self._lock = threading.Lock()
+        # Set when the batching task is cancelled (Ctrl-C, aclose): the decoding thread stops at its
+        # next token instead of finishing a batch nobody waits for, which held the process for a
+        # minute at exit (the interpreter joins executor threads). One event per batching task: a
+        # new task (started by a request made while the old one was being cancelled) must not clear
+        # the old one's.
+        self._stop = threading.Event()
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +210,7 @@ class LocalModel:
     async def aclose(self) -> None:
         """Stop the batching task (queued requests are cancelled) and the worker thread."""
         if self._worker is not None:
+            self._stop.set()
             self._worker.cancel()
             self._worker = None
         self._executor.shutdown(wait=False)
@@ -208,11 +219,12 @@ class LocalModel:
     def _ensure_worker(self, loop: asyncio.AbstractEventLoop) -> None:
         # A queue belongs to one event loop; a new loop (a second asyncio.run) gets a fresh worker.
         if self._loop is not loop or self._worker is None or self._worker.done():
+            self._stop = threading.Event()
             self._loop, self._queue = loop, asyncio.Queue()
             self._worker = loop.create_task(self._batches())
 
     async def _batches(self) -> None:
-        queue, loop = self._queue, asyncio.get_running_loop()
+        queue, loop, stop = self._queue, asyncio.get_running_loop(), self._stop
         while True:
             batch = [await queue.get()]
             deadline = loop.time() + self.config.batch_window
@@ -231,7 +243,10 @@ class LocalModel:
             if not batch:
                 continue
             try:
-                results = await loop.run_in_executor(self._executor, self._decode_batch, batch)
+                results = await loop.run_in_executor(self._executor, self._decode_batch, batch, stop)
+            except asyncio.CancelledError:
+                stop.set()
+                raise
             except Exception as e:  # a failed batch fails its requests, not the worker
                 for r in batch:
                     if not r.future.done():
@@ -242,7 +257,7 @@ class LocalModel:
                     r.future.set_result(c)
 
     # --- decoding (worker thread) -------------------------------------------------------------
-    def _decode_batch(self, batch: list[_Request]) -> list[Completion]:
+    def _decode_batch(self, batch: list[_Request], stop: threading.Event | None = None) -> list[Completion]:
         torch = self._torch
         with self._lock, torch.inference_mode():
             self.batch_sizes.append(len(batch))
@@ -264,6 +279,8 @@ class LocalModel:
                         self._advance(row, tok, lp, masks.get(i))
                 if all(r.done for r in rows):
                     break
+                if stop is not None and stop.is_set():
+                    raise _Stopped("decoding stopped: the batching task was cancelled")
                 step_ids = chosen[:, None]
                 step_pos = step_pos[:, -1:] + 1
                 mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)

@@ -461,6 +461,7 @@ class RLTrainer:
         from webagent.train.tokenizer import load_tokenizer
 
         self.cfg, self.judge = cfg, _judge(judge)
+        self._step_cursor: int | None = None
         self.device = _device(cfg.device)
         self.tokenizer = load_tokenizer(cfg.tokenizer or cfg.policy)
         if is_adapter_dir(cfg.policy):  # a LoRA policy: RL trains its adapter, the base stays frozen
@@ -522,6 +523,7 @@ class RLTrainer:
     async def step(self) -> dict[str, Any]:
         """One update: rollouts, dynamic sampling, optimizer steps. Returns the metrics."""
         cfg, t0 = self.cfg, time.perf_counter()
+        self._step_cursor = self.stream.cursor  # where a save during this update resumes from
         for g in self.optimizer.param_groups:
             g["lr"] = _lr(self.step_no, cfg)
         local = _local(self.model, self.tokenizer, cfg, self.device, self.step_no)
@@ -538,11 +540,16 @@ class RLTrainer:
         rec["skipped"] = int(not batch)  # nothing informative: no optimizer step this update
         rec.update(rollout_seconds=t1 - t0, update_seconds=time.perf_counter() - t1, seconds=time.perf_counter() - t0)
         self.step_no += 1
+        self._step_cursor = None
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()}
 
     def save(self) -> Path:
+        """Checkpoint the finished updates. Called while an update's rollouts were interrupted (they
+        are the only place it awaits, so its weights are still those of ``step_no``), the tasks it
+        had taken are handed out again on resume."""
+        cursor = self.stream.cursor if self._step_cursor is None else self._step_cursor
         return save_checkpoint(Path(self.cfg.out_dir), self.step_no, self.model, self.tokenizer, self.optimizer,
-                               self.stream.cursor, self.cfg.keep_checkpoints)
+                               cursor, self.cfg.keep_checkpoints)
 
     async def aclose(self) -> None:
         for toolbox in self._toolboxes.values():
@@ -632,6 +639,7 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
     end = cfg.steps if cfg.halt_after is None else min(cfg.steps, start + cfg.halt_after)
     bar = progress(cfg.steps, initial=start, desc=f"rl/{cfg.algorithm}", unit="update", disable=not cfg.progress)
     rec: dict[str, Any] = {}
+    saved = start
     try:
         while trainer.step_no < end:
             rec = await trainer.step()
@@ -642,6 +650,11 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
             bar.update(1)
             if trainer.step_no % cfg.save_every == 0 or trainer.step_no == end:
                 trainer.save()
+                saved = trainer.step_no
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        if trainer.step_no > saved:  # Ctrl-C: keep the updates finished since the last checkpoint
+            trainer.save()
+        raise
     finally:
         bar.close()
         await trainer.aclose()

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent.interrupt import GracefulStop
 from webagent.train.base_models import load_weights, save_model, save_policy
 from webagent.train.data import IGNORE, DataStats, PackedRows, encode_records, load_chats, pack, split_eval
 from webagent.train.masking import Encoded
@@ -448,25 +449,31 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
     bar = _progress(cfg, d, start, total)
     eval_loss = None
     budget_start = time.perf_counter()
-    for step in range(start, end):
-        rec = state.step(step)
-        spent = cfg.max_seconds is not None and _any(time.perf_counter() - budget_start >= cfg.max_seconds, d, device)
-        if eval_rows is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == total):
-            plain = getattr(loss_mod, "module", loss_mod)  # no DDP hooks for a forward-only pass
-            eval_loss = rec["eval_loss"] = round(evaluate(plain, eval_rows, cfg, d, device, autocast), 5)
-        if d.main:
-            with log_path.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
-            bar.set_postfix(loss=f"{rec['loss']:.4f}", tok_s=f"{state.tokens_per_s:,.0f}", lr=f"{rec['lr']:.2e}")
-            bar.update(1)
-        if spent:
-            end = total = step + 1  # the budget ends the run here
-        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
+    with GracefulStop() as stop:
+        for step in range(start, end):
+            rec = state.step(step)
+            spent = cfg.max_seconds is not None and _any(time.perf_counter() - budget_start >= cfg.max_seconds, d, device)
+            if eval_rows is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == total):
+                plain = getattr(loss_mod, "module", loss_mod)  # no DDP hooks for a forward-only pass
+                eval_loss = rec["eval_loss"] = round(evaluate(plain, eval_rows, cfg, d, device, autocast), 5)
             if d.main:
-                save_checkpoint(out_dir, step + 1, lm, tokenizer, optimizer, cfg.keep_checkpoints)
-            _barrier(d)
-        if spent:
-            break
+                with log_path.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                bar.set_postfix(loss=f"{rec['loss']:.4f}", tok_s=f"{state.tokens_per_s:,.0f}", lr=f"{rec['lr']:.2e}")
+                bar.update(1)
+            if spent:
+                end = total = step + 1  # the budget ends the run here
+            # Ctrl-C (one rank's signal is enough) checkpoints the finished step, then stops.
+            interrupted = _any(stop.requested, d, device) and step + 1 < end
+            if (step + 1) % cfg.save_every == 0 or step + 1 == end or interrupted:
+                if d.main:
+                    save_checkpoint(out_dir, step + 1, lm, tokenizer, optimizer, cfg.keep_checkpoints)
+                _barrier(d)
+            if interrupted:
+                bar.close()
+                raise KeyboardInterrupt
+            if spent:
+                break
     bar.close()
     if d.main and end == total:
         lm = save_policy(lm, tokenizer, out_dir)
