@@ -36,12 +36,14 @@ def test_help_names_what_commands_do():
     assert "--llm local" in model.help
 
 
-def test_shipped_checkpoint_pages_name_no_path_of_the_machine_they_were_made_on():
+def test_shipped_checkpoint_pages_and_cards_name_no_path_of_the_machine_they_were_made_on():
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "checkpoints"
-    pages = [p for d in root.iterdir() if d.is_dir() for p in (d / "results.md", d / "README.md") if p.is_file()]
+    pages = [p for d in root.iterdir() if d.is_dir()
+             for p in (d / "results.md", d / "README.md", d / "webagent_card.json", *d.glob("lineage/*.json"))
+             if p.is_file()]
     assert pages
     for page in pages:
         found = re.findall(r"(?<![\w.])/(?:tmp|root|home|work|var|private)/\S*", page.read_text(encoding="utf-8"))

@@ -221,8 +221,12 @@ def test_a_run_continued_from_another_ships_its_lineage(tiny_run, tmp_path, caps
     assert [c.out for c in lineage(load_config(second))] == [str(first)]
     dest = ship_checkpoint(second, tmp_path / "ship", "sft")
     card = json.loads((dest / "webagent_card.json").read_text())
-    assert [e["out"] for e in card["lineage"]] == [str(first)] and card["lineage"][0]["sft"]["steps"] == 3
+    assert card["lineage"][0]["sft"]["steps"] == 3
+    # no path of this machine ships: each run directory is written as the run's place in the lineage
+    assert [e["out"] for e in card["lineage"]] == ["<run 1>"] and str(tmp_path) not in json.dumps(card)
+    assert card["pipeline"]["out"] == "<run 2>" and card["pipeline"]["model"] == "<run 1>/sft"
     assert json.loads((dest / "lineage" / "1-pipeline_config.json").read_text())["model"] == "nano"
+    assert json.loads((dest / "lineage" / "2-pipeline_config.json").read_text())["model"] == "<run 1>/sft"
     readme = (dest / "README.md").read_text()
     # the commands name the runs after the checkpoint directory (here "ship")
     assert "webagent pipeline --config lineage/1-pipeline_config.json --out runs/ship-1\n" in readme

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from webagent.train.pipeline.card import render_card
 from webagent.train.pipeline.config import lineage, load_config
@@ -51,10 +52,12 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
     # A policy trained over several runs ships every run's settings, so the card can say how to redo it.
     chain = [*lineage(cfg), cfg]
     shutil.rmtree(dest / "lineage", ignore_errors=True)
+    names = run_names(chain)
     if len(chain) > 1:
         (dest / "lineage").mkdir()
         for i, c in enumerate(chain, 1):
-            (dest / "lineage" / f"{i}-pipeline_config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
+            text = json.dumps(portable(c.to_dict(), names), indent=2)
+            (dest / "lineage" / f"{i}-pipeline_config.json").write_text(text + "\n")
     how = ("trained from scratch" if is_preset(chain[0].model)  # a lineage starts where its first run did
            else f"{cfg.model} post-trained{' with LoRA' if cfg.sft_lora_r else ''}")
     card = {"label": f"webagent {dest.name} ({how}, {params / 1e6:.1f}M params)", "name": dest.name, "arm": arm,
@@ -70,7 +73,32 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
         if Path(png).is_file():
             shutil.copy2(png, dest / Path(png).name)
             card.setdefault("curves", []).append(Path(png).name)
-    (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False, default=str) + "\n")
+    card = portable(json.loads(json.dumps(card, default=str)), names)
+    (dest / "webagent_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     shutil.copy2(run.path("report", "results.md"), dest / "results.md")
     (dest / "README.md").write_text(render_card(card, run.path("report", "results.md").read_text()), encoding="utf-8")
     return dest
+
+
+def run_names(chain) -> dict[str, str]:
+    """``<run N>`` for each absolute run directory of a lineage (N from 1, oldest first)."""
+    names = {}
+    for i, c in enumerate(chain, 1):
+        if Path(c.out).is_absolute():
+            names[str(Path(c.out))] = names[str(Path(c.out).resolve())] = f"<run {i}>"
+    return names
+
+
+def portable(obj: Any, names: dict[str, str]) -> Any:
+    """``obj`` with every path inside a run directory of ``names`` written from that run's name: a
+    shipped card must not carry paths of the machine it was trained on (they mean nothing on
+    another, and a temporary directory's name can leak a user's layout)."""
+    if isinstance(obj, dict):
+        return {k: portable(v, names) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable(v, names) for v in obj]
+    if isinstance(obj, str):
+        for root, name in names.items():
+            if obj == root or obj.startswith(root + "/"):
+                return name + obj[len(root):]
+    return obj
