@@ -213,3 +213,12 @@ def test_cancelled_batching_stops_decoding_at_once(model_dir, lm):
     finally:
         hook.remove()
     assert 3 <= len(calls) < 50
+
+
+def test_loading_draws_no_bar_into_a_log(model_dir):
+    """Off a terminal (a log, CI) transformers' "Loading weights" bar is carriage-return noise."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    LocalModel(LocalConfig(str(model_dir)))  # pytest's captured stderr is no terminal
+    assert not hf_logging.is_progress_bar_enabled()

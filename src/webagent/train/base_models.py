@@ -164,6 +164,19 @@ def model_dir_problem(name_or_path: str | os.PathLike) -> str | None:
     return None
 
 
+def _quiet_loading() -> None:
+    """transformers draws a "Loading weights" bar on every load: useful on a terminal for a big
+    model, carriage-return noise in a log (the same rule as webagent.progress)."""
+    import sys
+
+    from transformers.utils import logging as hf_logging
+
+    from webagent.progress import is_terminal
+
+    if not is_terminal(sys.stderr):
+        hf_logging.disable_progress_bar()
+
+
 def load_causal_lm(name_or_path: str | os.PathLike, *, dtype: Any = None, trainable_adapter: bool = False,
                    **kwargs: Any):
     """A causal LM from a package name, a model directory or an adapter directory.
@@ -173,6 +186,7 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, dtype: Any = None, traina
     from transformers import AutoModelForCausalLM
 
     path = resolve_model(name_or_path)
+    _quiet_loading()
     kwargs.setdefault("attn_implementation", "sdpa")
     if is_adapter_dir(path):
         from peft import PeftModel
@@ -198,6 +212,7 @@ def load_weights(model, path: str | os.PathLike) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
+    _quiet_loading()
     if is_adapter_dir(path):
         from peft import load_peft_weights, set_peft_model_state_dict
 
