@@ -60,3 +60,16 @@ def test_user_mistake_is_one_clear_line(command, message, paths, capsys):
     assert not (paths["OUT"] and __import__("os").path.exists(paths["OUT"])), "an output was written"
     if not torch_loaded:  # the mistake is found before seconds of importing torch
         assert "torch" not in sys.modules
+
+
+def test_ctrl_c_exits_130_with_how_to_resume(monkeypatch, capsys):
+    """An interrupted command says that its finished work is kept and how to go on: no traceback."""
+    import webagent.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_world_info", interrupted)  # any command: the handler is the same for all
+    assert main(["world", "info"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "run the same command again to resume" in err and "Traceback" not in err
