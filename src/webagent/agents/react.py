@@ -129,6 +129,13 @@ class ReactAgent:
             self._emit("answer", traj.answer or "", traj.steps[-1].index if traj.steps else 0)  # the answering step
         return traj
 
+    def _force_final(self, messages: list[dict], api_messages: list[dict], why: str) -> str:
+        """Replace the last observation by the final-answer order; returns the termination label."""
+        for msgs in (messages, api_messages):
+            msgs[-1] = {"role": "user", "content": self.prompts["token_limit"]}
+        self._emit("notice", f"{why}: asking for the final answer")
+        return T.TOKEN_LIMIT
+
     async def _loop(self, traj: Trajectory, start: float) -> None:
         cfg, messages = self.config, traj.messages
         api_messages = [dict(m) for m in messages]  # differs from messages only in function-calling mode
@@ -138,11 +145,7 @@ class ReactAgent:
                 traj.termination = T.LLM_CALLS
                 return
             if forced is None and self.count_tokens(messages) > cfg.max_context_tokens:
-                # Past the context cap the last observation is replaced by the final-answer order.
-                forced = T.TOKEN_LIMIT
-                for msgs in (messages, api_messages):
-                    msgs[-1] = {"role": "user", "content": self.prompts["token_limit"]}
-                self._emit("notice", "context limit reached: asking for the final answer")
+                forced = self._force_final(messages, api_messages, "context limit reached")
             step, calls = await self._call_model(api_messages, len(traj.steps), start)
             if step.finish_reason == OVERFLOW:
                 # The server's window is smaller than the cap said: the forced final turn comes now,
@@ -152,10 +155,7 @@ class ReactAgent:
                     traj.termination = T.NOT_FOUND
                     traj.meta["forced_final"] = forced or T.TOKEN_LIMIT
                     return
-                forced = T.TOKEN_LIMIT
-                for msgs in (messages, api_messages):
-                    msgs[-1] = {"role": "user", "content": self.prompts["token_limit"]}
-                self._emit("notice", "the model's context is full: asking for the final answer")
+                forced = self._force_final(messages, api_messages, "the model's context is full")
                 continue
             traj.steps.append(step)
             if step.finish_reason == "error":

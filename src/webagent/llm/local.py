@@ -162,9 +162,8 @@ class LocalModel:
         self._lock = threading.Lock()
         # Set when the batching task is cancelled (Ctrl-C, aclose): the decoding thread stops at its
         # next token instead of finishing a batch nobody waits for, which held the process for a
-        # minute at exit (the interpreter joins executor threads). One event per batching task: a
-        # new task (started by a request made while the old one was being cancelled) must not clear
-        # the old one's.
+        # minute at exit (the interpreter joins executor threads). Each batching task gets its own
+        # (_ensure_worker): a task started while the old one was being cancelled must not clear it.
         self._stop = threading.Event()
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task | None = None

@@ -544,9 +544,9 @@ class RLTrainer:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()}
 
     def save(self) -> Path:
-        """Checkpoint the finished updates. Called while an update's rollouts were interrupted (they
-        are the only place it awaits, so its weights are still those of ``step_no``), the tasks it
-        had taken are handed out again on resume."""
+        """Checkpoint the finished updates. Saved in the middle of an update (Ctrl-C during its
+        rollouts, the only place it awaits, so the weights are still those of ``step_no``), the
+        checkpoint keeps the task cursor of that update's start: resume hands its tasks out again."""
         cursor = self.stream.cursor if self._step_cursor is None else self._step_cursor
         return save_checkpoint(Path(self.cfg.out_dir), self.step_no, self.model, self.tokenizer, self.optimizer,
                                cursor, self.cfg.keep_checkpoints)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.interrupt import GracefulStop
+from webagent.jsonl import truncate_steps
 from webagent.train.base_models import load_weights, save_model, save_policy
 from webagent.train.data import IGNORE, DataStats, PackedRows, encode_records, load_chats, pack, split_eval
 from webagent.train.masking import Encoded
@@ -433,8 +434,6 @@ def train_sft(config: SFTConfig, records=None) -> SFTResult:
     lm, optimizer, loss_mod, start = _build(cfg, d, device, tokenizer)
     if d.main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        from webagent.jsonl import truncate_steps
-
         # Steps logged after the checkpoint resumed from are trained (and logged) again.
         truncate_steps(out_dir / "train_log.jsonl", start)
         (out_dir / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
