@@ -4,12 +4,15 @@ requests of concurrent episodes decoded together) at several concurrencies, agai
 
 Every arm answers the same held-out questions with the same agent, runtime and world; only how
 model calls are decoded differs. Figures: episodes per minute, generated tokens per second and
-the mean batch size the decoder saw. The baseline arm wraps ``generate`` (greedy, KV cache, one
-request at a time, no grounding) in the ``ChatModel`` interface, so it is what a user gets from
-transformers alone.
+the mean batch size the decoder saw, and how many answers the rule judge accepts (greedy decoding
+in another precision may choose other tokens). The baseline arm wraps ``generate`` (greedy, KV
+cache, one request at a time, no grounding) in the ``ChatModel`` interface, so it is what a user
+gets from transformers alone. ``--dtype float32 bfloat16`` repeats the batched arms in each
+precision (bf16 halves the weights' memory traffic; CPUs with AVX512-BF16 or AMX also compute in it).
 
     python bench/bench_local.py                               # the shipped policy, 16 questions
     python bench/bench_local.py --model checkpoints/smol --questions 32 --concurrency 1 4 16
+    python bench/bench_local.py --concurrency 8 --dtype float32 bfloat16 --no-plain
 """
 
 from __future__ import annotations
@@ -60,8 +63,9 @@ class PlainGenerate:
         pass
 
 
-def run_arm(name, model, tasks, world, runtime, concurrency: int) -> dict:
+def run_arm(name, model, tasks, world, runtime, concurrency: int, dtype: str = "float32") -> dict:
     from webagent.agents.react import ReactAgent
+    from webagent.eval.judges import RuleJudge
 
     async def go():
         sem = asyncio.Semaphore(concurrency)
@@ -78,10 +82,13 @@ def run_arm(name, model, tasks, world, runtime, concurrency: int) -> dict:
     secs = time.perf_counter() - t0
     tokens = model.usage["completion_tokens"] - tokens0
     sizes = model.batch_sizes[batches0:]
-    return {"decoder": name, "concurrency": concurrency, "episodes": len(trajs), "seconds": round(secs, 1),
-            "episodes/min": round(60 * len(trajs) / secs, 2), "tokens/s": round(tokens / secs, 1),
-            "mean batch": round(sum(sizes) / max(1, len(sizes)), 2),
-            "answered": sum(t.answer is not None for t in trajs)}
+    judge = RuleJudge()
+    correct = sum(judge.judge_sync(t["question"], t["answer"], tr.answer, t.get("aliases")).correct
+                  for t, tr in zip(tasks, trajs, strict=True))
+    return {"decoder": name, "dtype": dtype, "concurrency": concurrency, "episodes": len(trajs),
+            "seconds": round(secs, 1), "episodes/min": round(60 * len(trajs) / secs, 2),
+            "tokens/s": round(tokens / secs, 1), "mean batch": round(sum(sizes) / max(1, len(sizes)), 2),
+            "answered": sum(t.answer is not None for t in trajs), "correct": correct}
 
 
 def main() -> None:
@@ -90,6 +97,8 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=16)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--world", default=None, help="world directory (default: the card's evaluation world, built)")
+    ap.add_argument("--dtype", nargs="+", default=["float32"], help="precisions of the batched arms")
+    ap.add_argument("--no-plain", action="store_true", help="skip the plain generate arm")
     args = ap.parse_args()
 
     from webagent.eval.suites import build_suite
@@ -111,12 +120,15 @@ def main() -> None:
     store = WorldStore(world)
     tasks = build_suite(store, "webwalker", seed=0, split="all", pool=args.questions)[:args.questions]
     rows = []
-    local = LocalModel(LocalConfig(str(path), temperature=0.0, max_batch=max(args.concurrency)))
-    rows.append(run_arm("plain generate", PlainGenerate(local), tasks, store, runtime, 1))
-    print(table(rows, list(rows[0])), flush=True)
+    locals_ = {dt: LocalModel(LocalConfig(str(path), temperature=0.0, max_batch=max(args.concurrency), dtype=dt))
+               for dt in args.dtype}
+    if not args.no_plain:
+        rows.append(run_arm("plain generate", PlainGenerate(locals_[args.dtype[0]]), tasks, store, runtime, 1, args.dtype[0]))
+        print(table(rows, list(rows[0])), flush=True)
     for c in args.concurrency:
-        rows.append(run_arm("LocalModel (batched)", local, tasks, store, runtime, c))
-        print(table(rows[-1:], list(rows[0])), flush=True)
+        for dt, local in locals_.items():  # precisions side by side at each concurrency
+            rows.append(run_arm("LocalModel (batched)", local, tasks, store, runtime, c, dt))
+            print(table(rows[-1:], list(rows[0])), flush=True)
     store.close()
     print(table(rows, list(rows[0])))
     save("local", {"model": str(path), "questions": len(tasks), "rows": rows})

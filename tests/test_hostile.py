@@ -246,6 +246,20 @@ def test_an_echoed_api_key_is_never_stored_or_printed(tmp_path, monkeypatch, cap
     assert KEY not in capsys.readouterr().err
 
 
+def test_secrets_set_or_changed_later_are_redacted(monkeypatch):
+    """The environment scan is cached between calls; a changed environment must still count."""
+    from webagent.secrets import redact, register_secret
+
+    monkeypatch.setenv("LATER_API_KEY", "first-value-123")
+    assert redact("a first-value-123 b") == "a [REDACTED] b"
+    monkeypatch.setenv("LATER_API_KEY", "second-value-456")
+    assert redact("first-value-123 second-value-456") == "first-value-123 [REDACTED]"
+    monkeypatch.delenv("LATER_API_KEY")
+    assert redact("second-value-456") == "second-value-456"
+    register_secret("registered-later-789")
+    assert redact("registered-later-789") == "[REDACTED]"
+
+
 # -- requests -----------------------------------------------------------------------------------
 
 

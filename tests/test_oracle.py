@@ -72,6 +72,28 @@ def test_stepwise_oracle_searches_before_each_visit_and_stays_on_screen(world):
         assert grounding_problem({"messages": traj.messages, "answer": task["answer"]}) is None
 
 
+def test_stepwise_detour_is_shown_but_not_trained(world):
+    """A wrong page opened on purpose: the recovery says so, and the pipeline marks the detour turn
+    ``loss: false`` so SFT learns the recovery without learning to open wrong pages."""
+    from webagent.train.pipeline import grounding_problem, mark_detours
+
+    tasks = [t for t in build_suite(world, "webwalker", split="all") if len(t["evidence_urls"]) == 1][:6]
+    marked = 0
+    for task in tasks:
+        traj = run_react(world, task, OracleConfig(p_wrong_page=1.0, p_reformulate=0, stepwise=True))
+        record = {"messages": traj.messages, "answer": task["answer"], "qa": task}
+        urls = visited(traj)
+        if len(urls) < 2:  # no distractor among the hits: went straight on
+            continue
+        assert urls[0] not in task["evidence_urls"] and urls[-1] in task["evidence_urls"]
+        assert grounding_problem(record) is None and mark_detours(record) == 1
+        detour, *rest = [m for m in record["messages"] if m["role"] == "assistant" and "visit" in m["content"]]
+        assert detour["loss"] is False and all("loss" not in m for m in rest)
+        assert "That page does not state it." in rest[0]["content"]
+        marked += 1
+    assert marked
+
+
 def test_realistic_query_never_leaks_the_answer():
     task = {"question": "Who is the general chair of Velor 2024?", "answer": "Velor",
             "hints": {"entities": ["Velor 2024"], "attributes": ["general chair"]}}

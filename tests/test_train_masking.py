@@ -186,6 +186,23 @@ def test_tool_output_in_user_turn_and_tool_role_are_masked(tok):
     assert tok.decode(enc.input_ids).count("<tool_response>") == 2  # the tool turn is wrapped too
 
 
+def test_assistant_turn_marked_loss_false_is_context(tok):
+    """ms-swift's per-message ``loss: false``: the detour stays in the chat, untrained."""
+    chat = [
+        {"role": "user", "content": "Q?"},
+        {"role": "assistant", "content": P.format_tool_call("visit", {"url": ["wrong"], "goal": "g"}), "loss": False},
+        {"role": "user", "content": P.format_tool_response("not here")},
+        {"role": "assistant", "content": P.format_tool_call("visit", {"url": ["right"], "goal": "g"})},
+        {"role": "user", "content": P.format_tool_response("here: A")},
+        {"role": "assistant", "content": "<answer>A</answer>"},
+    ]
+    enc = encode_trajectory(chat, tok)
+    trained = tok.decode([t for t, m in zip(enc.input_ids, enc.loss_mask, strict=True) if m])
+    assert "wrong" not in trained and "right" in trained and "<answer>A</answer>" in trained
+    assert "wrong" in tok.decode(enc.input_ids)  # still context
+    assert enc.input_ids == encode_trajectory([{k: v for k, v in m.items() if k != "loss"} for m in chat], tok).input_ids
+
+
 def test_recorded_token_ids_are_used_verbatim(tok):
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     sampled = tok.encode("<answer>x</answer>", add_special_tokens=False)

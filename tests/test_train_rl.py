@@ -298,3 +298,55 @@ def test_cli_rl_rolls_out_in_the_policys_own_runtime(setup, tmp_path, capsys):
     assert used["grounding"] == "format" and used["max_tokens"] == 24  # the option wins over the runtime's 20
     log = [json.loads(line) for line in (out / "rl_log.jsonl").read_text().splitlines()]
     assert log[-1]["logprob_diff"] < 1e-4
+
+
+def test_dupo_copies_are_trained_once_with_the_same_update():
+    """A group DUPO put in the batch twice is computed once at weight 2: the update equals the one
+    on two separate copies of the group, and the batch costs one forward pass fewer."""
+    import copy
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM
+
+    from webagent.train.grpo import Group
+    from webagent.train.models import preset_config
+    from webagent.train.rl import RLConfig, Updater
+    from webagent.train.rollout import Row
+
+    gen = torch.Generator().manual_seed(0)
+
+    def group(seed):
+        rollouts = []
+        for k in range(3):
+            ids = torch.randint(5, 200, (12 + 3 * k,), generator=gen).tolist()
+            mask = [0] * 5 + [1] * (len(ids) - 5)
+            row = Row(ids, mask, [-2.0 - 0.1 * k if m else 0.0 for m in mask], [None] * len(ids))
+            rollouts.append(SimpleNamespace(rows=[row]))
+        return Group({"id": seed}, [1.0, 0.0, 0.0], [True, False, False], rollouts)
+
+    g1, g2 = group(1), group(2)
+
+    def fresh():
+        torch.manual_seed(0)
+        return AutoModelForCausalLM.from_config(preset_config("nano", 256, **TINY))
+
+    def run(batch):
+        model = fresh()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        cfg = RLConfig(out_dir="unused", policy="unused", batch_size=3, mini_batch_size=3, micro_batch_size=1)
+        calls = []
+        up = Updater(model, opt, cfg, torch.device("cpu"))
+        real = up._micro
+        up._micro = lambda samples, n, sums: calls.append(len(samples)) or real(samples, n, sums)
+        stats = up.update(batch)
+        return model.state_dict(), stats, len(calls)
+
+    shared, s_stats, s_calls = run([g1, g1, g2])
+    separate, c_stats, c_calls = run([g1, copy.deepcopy(g1), g2])
+    assert s_calls == 6 and c_calls == 9  # one micro-batch per unique row
+    for k in shared:
+        assert torch.allclose(shared[k], separate[k], atol=1e-6), k
+    assert s_stats["trained_tokens"] == c_stats["trained_tokens"]
+    assert s_stats["ppo_kl"] == pytest.approx(c_stats["ppo_kl"], rel=1e-5)
+    before = fresh().state_dict()
+    assert any(not torch.equal(shared[k], before[k]) for k in shared)

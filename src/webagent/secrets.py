@@ -42,9 +42,20 @@ def register_secret(value: str | None) -> None:
         _registered.add(value)
 
 
+_cache: tuple[Any, list[str]] = (None, [])
+
+
 def _secrets() -> list[str]:
-    env = [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_SECRET_CHARS]
-    return sorted(_registered.union(env), key=len, reverse=True)  # longest first: no partial leftovers
+    """Registered and environment secrets, longest first (no partial leftovers). Recomputed only
+    when the environment or the registry changed: the scan decodes every variable, and it ran for
+    every event and record (a snapshot of the raw environment compares in about a microsecond)."""
+    global _cache
+    raw = getattr(os.environ, "_data", None)  # CPython's undecoded mapping; without it, no cache
+    key = (tuple(raw.items()), len(_registered)) if raw is not None else None
+    if key is None or key != _cache[0]:
+        env = [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_SECRET_CHARS]
+        _cache = (key, sorted(_registered.union(env), key=len, reverse=True))
+    return _cache[1]
 
 
 def redact(text: str) -> str:

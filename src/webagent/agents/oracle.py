@@ -162,14 +162,14 @@ class OracleModel:
                 return P.format_assistant("This result looks related; let me check it.",
                                           [P.ToolCall("visit", {"url": [url], "goal": f"the {attribute} of {entity}"})])
             step = todo[1]  # no distractor available: go straight on
+        lead = "That page does not state it. " if turn and plan[turn - 1] == "wrong_visit" else ""
         if self.config.stepwise and step.startswith("visit:"):
             url = step.split(":", 1)[1]
             ent, attr = self._hop(self.evidence.index(url))
-            return P.format_assistant(f"The result {ent} should give it.",
+            return P.format_assistant(f"{lead}The result {ent} should give it.",
                                       [P.ToolCall("visit", {"url": [url], "goal": attr})])
         if step == "visit_all" or step.startswith("visit:"):
             urls = self.evidence if step == "visit_all" else [step.split(":", 1)[1]]
-            lead = "That page does not state it. " if turn and plan[turn - 1] == "wrong_visit" else ""
             # Varied wording, so several visits in one episode do not read as one repeated sentence.
             says = [f"The page {urls[0]} should state the {attribute} of {entity}.",
                     f"Next I will read {urls[0]}; it looks like the page that gives the {attribute}.",

@@ -107,13 +107,12 @@ def policy_loss(logp, old_logp, advantages, mask, cfg: LossConfig | None = None,
         ref_kl = low_var_kl(logp, ref_logp)
         per_token = per_token + cfg.kl_coef * ref_kl
     loss = (per_token * mask).sum() / max(n, 1.0)
-    with torch.no_grad():
-        on = mask > 0
+    with torch.no_grad():  # token counts are mask-weighted: a token of weight k counts k times
         stats = {
             "tokens": float(mask.sum()),
-            "clip_low": float(((advantages < 0) & (ratio < 1 - cfg.eps_low) & on).sum()),
-            "clip_high": float(((advantages > 0) & (ratio > 1 + cfg.eps_high) & on).sum()),
-            "dual_clip": float((dual & on).sum()),
+            "clip_low": float((((advantages < 0) & (ratio < 1 - cfg.eps_low)) * mask).sum()),
+            "clip_high": float((((advantages > 0) & (ratio > 1 + cfg.eps_high)) * mask).sum()),
+            "dual_clip": float((dual * mask).sum()),
             "ppo_kl": float((-log_ratio * mask).sum()),
             "ref_kl": float((ref_kl * mask).sum()),
         }

@@ -4,6 +4,8 @@ SFT and RL both train on exactly what :func:`encode_trajectory` returns:
 
 - ``loss_mask`` is 1 exactly on tokens the assistant generated: the content of every assistant
   turn and the ``<|im_end|>`` that closes it (the model must learn to stop);
+- an assistant turn marked ``"loss": false`` (ms-swift's per-message field) is context too: a
+  teacher's deliberate detour the model should see and recover from, not learn to make;
 - it is 0 on everything else: the system prompt, user turns, tool output (whether it arrives as a
   ``user`` turn wrapped in ``<tool_response>``, as in WebDancer's released data, or as a ``tool``
   turn), the ChatML header ``<|im_start|>assistant\\n`` and the ``\\n`` after each ``<|im_end|>``
@@ -59,6 +61,8 @@ class Turn:
     content: str
     ids: list[int] | None = None
     finish_reason: str = "stop"
+    trained: bool = True
+    """False for an assistant turn marked ``"loss": false``: shown, not learnt."""
 
 
 def _message_text(m: dict[str, Any]) -> str:
@@ -106,7 +110,7 @@ def to_turns(source: Any) -> list[Turn]:
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or "role" not in m:
             raise ValueError(f"message {i} is not a {{'role', 'content'}} object")
-        turns.append(Turn(str(m["role"]), _message_text(m)))
+        turns.append(Turn(str(m["role"]), _message_text(m), trained=m.get("loss") is not False))
     assistants = [t for t in turns if t.role == ASSISTANT]
     if steps is not None and len(steps) == len(assistants):
         for turn, step in zip(assistants, steps, strict=True):
@@ -138,7 +142,7 @@ def encode_turns(turns: Sequence[Turn], tokenizer) -> Encoded:
     for k, t in enumerate(turns):
         header, body = pieces[2 * k], (t.ids if t.ids is not None else pieces[2 * k + 1])
         out.turn_starts.append(len(out.input_ids))
-        generated = t.role == ASSISTANT
+        generated = t.role == ASSISTANT and t.trained
         out.input_ids += header
         out.loss_mask += [0] * len(header)
         if t.ids is not None and body and body[-1] == im_end:
@@ -147,7 +151,7 @@ def encode_turns(turns: Sequence[Turn], tokenizer) -> Encoded:
             sampled_end = t.ids is None  # text-only data: the closing marker is part of the target
         out.input_ids += body
         out.loss_mask += [int(generated)] * len(body)
-        if generated and t.finish_reason == "length" and t.ids is not None:
+        if t.role == ASSISTANT and t.finish_reason == "length" and t.ids is not None:
             break  # cut by max_tokens: nothing after it was ever seen by the model
         out.input_ids += [im_end, *newline]
         out.loss_mask += [int(generated and sampled_end)] + [0] * len(newline)

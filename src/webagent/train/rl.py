@@ -258,13 +258,24 @@ def _flat(rows, key: str, device):
 class _Sample:
     row: Any
     advantage: float
+    weight: int = 1
+    """How many times the row's group is in the mini-batch (DUPO's in-batch copies)."""
 
 
 def _samples(groups: Sequence[Group], norm_std: bool) -> list[_Sample]:
-    out = []
+    """The rows of ``groups``, each group's once: a group DUPO put in the batch k times is one set of
+    rows of weight k. Its k identical gradients are then computed once and scaled, which is exactly
+    the same update at the cost of the unique groups only."""
+    copies: dict[int, int] = {}
     for g in groups:
+        copies[id(g)] = copies.get(id(g), 0) + 1
+    out, seen = [], set()
+    for g in groups:
+        if id(g) in seen:
+            continue
+        seen.add(id(g))
         for r, a in zip(g.rollouts, g.advantages(norm_std), strict=True):
-            out += [_Sample(row, a) for row in r.rows]
+            out += [_Sample(row, a, copies[id(g)]) for row in r.rows]
     return out
 
 
@@ -287,7 +298,7 @@ class Updater:
         for _ in range(cfg.ppo_epochs):
             for m in range(0, len(batch), cfg.mini_batch_size):
                 samples = _samples(batch[m:m + cfg.mini_batch_size], cfg.norm_adv_by_std)
-                n_tokens = sum(sum(s.row.loss_mask) for s in samples)
+                n_tokens = sum(s.weight * sum(s.row.loss_mask) for s in samples)
                 if n_tokens == 0:
                     continue
                 for k in range(0, len(samples), cfg.micro_batch_size):
@@ -317,12 +328,12 @@ class Updater:
         if self.ref is not None and self.loss_cfg.kl_coef:
             with torch.no_grad():
                 ref, _ = row_logprobs(self.ref, rows, self.device)
-        mask = torch.ones_like(logp)
+        mask = torch.tensor([float(s.weight) for s in samples for m in s.row.loss_mask if m], device=self.device)
         loss, stats = policy_loss(logp, old, adv, mask, self.loss_cfg, n_tokens=n_tokens, ref_logp=ref)
         loss.backward()
         for k, v in stats.items():
             sums[k] += v
-        sums["entropy"] += float(entropy.detach().sum())
+        sums["entropy"] += float((entropy.detach() * mask).sum())
         sums["loss"] += float(loss.detach())
         return float((logp.detach() - old).abs().mean())
 

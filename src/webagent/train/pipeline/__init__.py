@@ -56,6 +56,7 @@ from webagent.train.pipeline.data import (
     _questions,
     _stratified,
     grounding_problem,
+    mark_detours,
     oracle_sample,
     stage_qa,
     stage_trajectories,
@@ -78,7 +79,7 @@ from webagent.train.pipeline.training import stage_copy, stage_rl, stage_sft, st
 
 __all__ = [
     "ARMS", "ARM_LABELS", "HARD", "PRESETS", "STAGES", "TRAINED_ARMS", "PipelineConfig", "Run", "arm_model",
-    "arm_records", "compact_runtime", "grounding_problem", "lineage", "load_config", "make_config",
+    "arm_records", "compact_runtime", "grounding_problem", "lineage", "mark_detours", "load_config", "make_config",
     "oracle_sample", "own_tokenizer", "planned_stages", "render_card", "render_results", "results_table",
     "run_pipeline", "ship_checkpoint", "stage_copy", "stage_eval", "stage_qa", "stage_report", "stage_rl",
     "stage_sft", "stage_tokenizer", "stage_trajectories", "stage_worlds", "write_curves",

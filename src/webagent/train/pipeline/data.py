@@ -114,6 +114,28 @@ def grounding_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+def mark_detours(record: dict[str, Any]) -> int:
+    """Mark the assistant turns that visit only pages outside the question's evidence with
+    ``"loss": false``: the model sees the oracle's deliberate detour and learns the recovery after
+    it, but is not trained to take the detour. Returns how many turns were marked."""
+    from webagent import protocol as P
+
+    evidence = set((record.get("qa") or {}).get("evidence_urls") or [])
+    marked = 0
+    for m in record.get("messages", []) if evidence else []:
+        if m.get("role") != "assistant":
+            continue
+        urls = []
+        for call in P.parse_reply(str(m.get("content") or "")).tool_calls:
+            if call.ok and call.name == "visit":
+                u = (call.arguments or {}).get("url")
+                urls += [u] if isinstance(u, str) else list(u or [])
+        if urls and not evidence & set(urls):
+            m["loss"] = False
+            marked += 1
+    return marked
+
+
 def stage_trajectories(run: Run) -> dict[str, Any]:
     """Oracle trajectories in the model's runtime, filtered to what a small model can copy."""
     return asyncio.run(_trajectories(run))
@@ -145,7 +167,7 @@ async def _trajectories(run: Run) -> dict[str, Any]:
 
     cfg = run.cfg
     tasks = _read_jsonl(run.path("qa", "sft_tasks.jsonl"))
-    kept, counts = [], {"sampled": 0, "filtered": 0, "rejected": {}}
+    kept, counts = [], {"sampled": 0, "filtered": 0, "rejected": {}, "detour_turns": 0}
     for seed in cfg.train_seeds:
         world_dir = str(run.train_world(seed))
         mine = [t for t in tasks if t.get("train_seed") == seed]
@@ -163,6 +185,7 @@ async def _trajectories(run: Run) -> dict[str, Any]:
         for r in result.kept:
             why = grounding_problem(r)
             if why is None:
+                counts["detour_turns"] += mark_detours(r)
                 kept.append(r)
             else:
                 counts["rejected"][f"grounding: {why}"] = counts["rejected"].get(f"grounding: {why}", 0) + 1
