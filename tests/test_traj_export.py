@@ -55,6 +55,13 @@ def test_trl_export_is_conversational(tmp_path):
     rows = read_jsonl(path)
     assert all(set(r) == {"messages"} for r in rows)
     assert rows[0]["messages"] == [{"role": m["role"], "content": m["content"]} for m in _records()[0]["messages"]]
+    # A detour turn marked "loss": false keeps its mark in trl (ms-swift reads it); the released schema has no such field.
+    marked = _records()
+    marked[0]["messages"][2]["loss"] = False
+    (path,) = export(marked, "trl", tmp_path / "trl2.jsonl")
+    assert [m.get("loss") for m in read_jsonl(path)[0]["messages"]][:4] == [None, None, False, None]
+    (path,) = export(marked, "webdancer", tmp_path / "wd2.jsonl")
+    assert all("loss" not in m for m in read_jsonl(path)[0]["messages"])
 
 
 def test_verl_parquet_has_the_expected_columns(tmp_path):

@@ -11,6 +11,10 @@
 All SFT formats carry the chat exactly as the agent saw it: tool output stays in **user** turns
 holding ``<tool_response>`` blocks, as in WebDancer's data (R-WD-30), so a trainer's "train on
 assistant turns" masks observations.
+
+An assistant turn marked ``"loss": false`` (a teacher's deliberate detour, shown but not to be
+learnt; ms-swift's per-message field) keeps the mark in ``jsonl`` and ``trl``; ShareGPT and the
+WebDancer schema have no such field, so a trainer reading those trains on the turn.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from webagent.trajectories.records import write_jsonl
 FORMATS = ("jsonl", "webdancer", "sharegpt", "trl", "verl")
 
 
-def _chat(record: dict[str, Any]) -> list[dict[str, str]]:
-    """The record's messages as plain ``{role, content}`` turns, checked to alternate properly."""
-    msgs = [{"role": str(m["role"]), "content": str(m.get("content") or "")} for m in record.get("messages", [])]
+def _chat(record: dict[str, Any], keep_loss: bool = False) -> list[dict[str, Any]]:
+    """The record's messages as plain ``{role, content}`` turns, checked to alternate properly
+    (``keep_loss``: with each turn's ``"loss": false`` mark)."""
+    msgs = [{"role": str(m["role"]), "content": str(m.get("content") or ""),
+             **({"loss": False} if keep_loss and m.get("loss") is False else {})} for m in record.get("messages", [])]
     if len(msgs) < 3 or msgs[0]["role"] != "system" or msgs[-1]["role"] != "assistant":
         raise ValueError(f"trajectory {record.get('task_id')}: expected system, user, …, assistant turns")
     for i, m in enumerate(msgs[1:]):
@@ -93,8 +99,8 @@ def sharegpt_dataset_info(name: str, file_name: str) -> dict[str, Any]:
 
 
 def to_trl(record: dict[str, Any]) -> dict[str, Any]:
-    """TRL's conversational format."""
-    return {"messages": _chat(record)}
+    """TRL's conversational format (ms-swift reads it too, ``loss`` marks included)."""
+    return {"messages": _chat(record, keep_loss=True)}
 
 
 # --- RL prompts ----------------------------------------------------------------------------------
