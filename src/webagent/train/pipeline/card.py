@@ -42,6 +42,15 @@ def _lineage_lines(card: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def _detours(p: dict[str, Any], traj: dict[str, Any]) -> str:
+    """The oracle's deliberate wrong pages, when the run had any."""
+    share = p.get("oracle_p_wrong_page") or 0
+    if not share:
+        return ""
+    return (f"; in {share:.0%} of episodes it first opens a wrong search hit and recovers, and that turn "
+            f"is shown but not trained (`\"loss\": false`; {traj.get('detour_turns', '?')} turns)")
+
+
 def _reproduce(card: dict[str, Any]) -> str:
     """The commands that redo a shipped policy: one pipeline run, or its lineage run by run."""
     p, chain, name = card["pipeline"], card.get("lineage") or [], card.get("name", "nano")
@@ -143,7 +152,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 - Questions: WebWalkerQA-style (single/multi-source × easy/medium/hard), {p['qa_per_world']} per train world;
   RL pool: {rl_pool if rl_seeds else f"{p['rl_questions']} questions of the first world, kept out of SFT"}.
 - Trajectories: the privileged oracle (it knows the evidence pages; labelled as such) sampled in the
-  runtime above, one search per evidence page (`stepwise`), then validity/correctness/quality/dedup
+  runtime above, one search per evidence page (`stepwise`){_detours(p, traj)}, then validity/correctness/quality/dedup
   filters and a grounding filter that keeps
   only trajectories whose visited URLs and answer were on screen before: {traj.get('sampled')} sampled →
   {traj.get('sft')} kept (removed: {traj.get('rejected')}).
