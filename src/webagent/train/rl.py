@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -266,14 +267,9 @@ def _samples(groups: Sequence[Group], norm_std: bool) -> list[_Sample]:
     """The rows of ``groups``, each group's once: a group DUPO put in the batch k times is one set of
     rows of weight k. Its k identical gradients are then computed once and scaled, which is exactly
     the same update at the cost of the unique groups only."""
-    copies: dict[int, int] = {}
-    for g in groups:
-        copies[id(g)] = copies.get(id(g), 0) + 1
-    out, seen = [], set()
-    for g in groups:
-        if id(g) in seen:
-            continue
-        seen.add(id(g))
+    copies = Counter(id(g) for g in groups)
+    out = []
+    for g in {id(g): g for g in groups}.values():  # first appearance order
         for r, a in zip(g.rollouts, g.advantages(norm_std), strict=True):
             out += [_Sample(row, a, copies[id(g)]) for row in r.rows]
     return out
