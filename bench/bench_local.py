@@ -120,13 +120,13 @@ def main() -> None:
     store = WorldStore(world)
     tasks = build_suite(store, "webwalker", seed=0, split="all", pool=args.questions)[:args.questions]
     rows = []
-    locals_ = {dt: LocalModel(LocalConfig(str(path), temperature=0.0, max_batch=max(args.concurrency), dtype=dt))
+    models = {dt: LocalModel(LocalConfig(str(path), temperature=0.0, max_batch=max(args.concurrency), dtype=dt))
                for dt in args.dtype}
     if not args.no_plain:
-        rows.append(run_arm("plain generate", PlainGenerate(locals_[args.dtype[0]]), tasks, store, runtime, 1, args.dtype[0]))
+        rows.append(run_arm("plain generate", PlainGenerate(models[args.dtype[0]]), tasks, store, runtime, 1, args.dtype[0]))
         print(table(rows, list(rows[0])), flush=True)
     for c in args.concurrency:
-        for dt, local in locals_.items():  # precisions side by side at each concurrency
+        for dt, local in models.items():  # precisions side by side at each concurrency
             rows.append(run_arm("LocalModel (batched)", local, tasks, store, runtime, c, dt))
             print(table(rows[-1:], list(rows[0])), flush=True)
     store.close()

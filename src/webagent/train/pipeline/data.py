@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from webagent import protocol as P
 from webagent.train.pipeline.config import PipelineConfig
 from webagent.train.pipeline.run import Run, _read_jsonl, _write_jsonl
 
@@ -98,13 +99,8 @@ def grounding_problem(record: dict[str, Any]) -> str | None:
     seen = ""
     for m in record.get("messages", []):
         if m.get("role") == "assistant":
-            from webagent import protocol as P
-
-            for call in P.parse_reply(str(m.get("content") or "")).tool_calls:
-                urls = (call.arguments or {}).get("url") if call.ok else None
-                for u in [urls] if isinstance(urls, str) else urls or []:
-                    if u not in seen:
-                        return "visited URL not shown before"
+            if any(u not in seen for u in _called_urls(m)):
+                return "visited URL not shown before"
         elif m.get("role") != "system":
             seen += str(m.get("content") or "")
     answer = str(record.get("answer") or "")
@@ -118,22 +114,23 @@ def mark_detours(record: dict[str, Any]) -> int:
     """Mark the assistant turns that visit only pages outside the question's evidence with
     ``"loss": false``: the model sees the oracle's deliberate detour and learns the recovery after
     it, but is not trained to take the detour. Returns how many turns were marked."""
-    from webagent import protocol as P
-
     evidence = set((record.get("qa") or {}).get("evidence_urls") or [])
     marked = 0
     for m in record.get("messages", []) if evidence else []:
-        if m.get("role") != "assistant":
-            continue
-        urls = []
-        for call in P.parse_reply(str(m.get("content") or "")).tool_calls:
-            if call.ok and call.name == "visit":
-                u = (call.arguments or {}).get("url")
-                urls += [u] if isinstance(u, str) else list(u or [])
+        urls = _called_urls(m) if m.get("role") == "assistant" else []
         if urls and not evidence & set(urls):
             m["loss"] = False
             marked += 1
     return marked
+
+
+def _called_urls(message: dict[str, Any]) -> list[str]:
+    """The ``url`` arguments of an assistant message's well-formed tool calls, in order."""
+    urls: list[str] = []
+    for call in P.parse_reply(str(message.get("content") or "")).tool_calls:
+        u = (call.arguments or {}).get("url") if call.ok else None
+        urls += [u] if isinstance(u, str) else list(u or [])
+    return urls
 
 
 def stage_trajectories(run: Run) -> dict[str, Any]:
