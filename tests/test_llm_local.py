@@ -100,6 +100,37 @@ def test_logprobs_are_the_models_own(lm):
     assert c.logprobs == pytest.approx(expect.tolist(), abs=1e-4)
 
 
+def test_prompts_of_very_different_lengths_in_one_batch_decode_as_the_model_alone(lm):
+    """Each prompt is computed on its own and the rows are stacked left-padded for decoding: every
+    reply's logprobs are those of one full forward pass over its own prompt and reply."""
+    questions = ["hi", "Where is Velor held? " * 12, "Who is the general chair of the Velor Conference?"]
+    before = len(lm.batch_sizes)
+    out = gen_all(lm, [(msgs(q), {"max_tokens": 20}) for q in questions])
+    assert lm.batch_sizes[before:] == [3]
+    assert len({len(c.prompt_token_ids) for c in out}) == 3
+    for c in out:
+        full = torch.tensor([c.prompt_token_ids + c.token_ids])
+        with torch.no_grad():
+            logits = lm.model(full).logits[0].float()
+        n = len(c.prompt_token_ids)
+        expect = torch.log_softmax(logits[n - 1:-1], -1).gather(1, torch.tensor(c.token_ids)[:, None])[:, 0]
+        assert c.logprobs == pytest.approx(expect.tolist(), abs=1e-4)
+
+
+def test_reserved_cache_layer_writes_in_place_and_grows_past_its_room():
+    from webagent.llm.local import _reserved_layer_class
+
+    keys, values = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4)
+    layer = _reserved_layer_class()(keys, values, room=2)
+    buffer = layer._keys
+    steps = [torch.randn(2, 3, 1, 4) for _ in range(4)]
+    for i, step in enumerate(steps):
+        k, v = layer.update(step, -step)
+        assert (layer._keys is buffer) == (i < 2)  # no copy while the reply fits the room
+    assert torch.equal(k, torch.cat([keys, *steps], -2)) and torch.equal(v, torch.cat([values, *[-x for x in steps]], -2))
+    assert layer.get_seq_length() == 9
+
+
 def test_stop_strings_max_tokens_and_per_request_settings_in_one_batch(lm):
     plain = gen_all(lm, [(msgs("Search the web"), {"max_tokens": 40})])[0]
     assert len(plain.text) > 6, plain.text

@@ -26,7 +26,7 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--runs", type=int, default=3, help="independent runs per question (default 3)")
     p.add_argument("--concurrency", type=int, default=None,
-                   help="episodes in flight (default 64; 8 for a local model, whose turns batch on this machine)")
+                   help="episodes in flight (default 64; 32 for a local model, whose turns share decoding batches)")
     p.add_argument("--out", metavar="DIR", help="output directory (resumes if it holds the same configuration)")
     p.add_argument("--agent", choices=["react", "walker", "direct"], default="react",
                    help="react: search+visit (default); walker: root URL + click only; direct: no tools")

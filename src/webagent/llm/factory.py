@@ -128,9 +128,11 @@ def model_from_args(args: argparse.Namespace, kind: str | None = None) -> ChatMo
                       grounding=getattr(args, "grounding", None), max_tokens=getattr(args, "max_tokens", None))
 
 
-LOCAL_CONCURRENCY = 8
-"""Episodes in flight for a local model on a CPU when none is asked for: the batched decoder's
-throughput flattens past it on 2 cores while every episode waits longer (bench/bench_local.py)."""
+LOCAL_CONCURRENCY = 32
+"""Episodes in flight for a local model when none is asked for: on 2 cores the batched decoder
+gave 1.35x the episodes per minute at 32 against 8 (bench/bench_local.py, docs/benchmarks.md), as
+each decoding step reads the weights once for the whole batch; it matches ``LocalConfig.max_batch``
+and ``prefix_cache``, so no episode in flight loses its cached turn."""
 
 
 def resolve_policy(args: Any) -> None:

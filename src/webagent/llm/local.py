@@ -34,6 +34,7 @@ backend; this backend is for small models, tests and RL on one machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -261,16 +262,11 @@ class LocalModel:
         with self._lock, torch.inference_mode():
             self.batch_sizes.append(len(batch))
             rows = [_Row(r) for r in batch]
-            cache, step_ids, mask, step_pos = self._prefill_inputs(batch)
+            cache, mask, step_pos, logits = self._prefill(batch)
             temps = torch.tensor([r.temperature for r in batch], device=self.device, dtype=torch.float32)
             top_ps = torch.tensor([r.top_p for r in batch], device=self.device, dtype=torch.float32)
             for _ in range(max(r.max_new for r in batch)):
-                # logits_to_keep=1: the prompt pass needs the next token's logits only, not the
-                # vocabulary projection of every prompt position (a fifth of a small model's prefill).
-                out = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                                 use_cache=True, **self._forward_extra, **{self._cache_arg: cache})
-                cache = getattr(out, self._cache_arg)
-                logits, masks = self._ground(rows, out.logits[:, -1, :].float())
+                logits, masks = self._ground(rows, logits)
                 chosen = self._sample(logits, temps, top_ps)
                 logprobs = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]
                 for i, (row, tok, lp) in enumerate(zip(rows, chosen.tolist(), logprobs.tolist(), strict=True)):
@@ -280,9 +276,12 @@ class LocalModel:
                     break
                 if stop is not None and stop.is_set():
                     raise _Stopped("decoding stopped: the batching task was cancelled")
-                step_ids = chosen[:, None]
-                step_pos = step_pos[:, -1:] + 1
                 mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+                out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=step_pos,
+                                 use_cache=True, **self._forward_extra, **{self._cache_arg: cache})
+                cache = getattr(out, self._cache_arg)
+                logits = out.logits[:, -1, :].float()
+                step_pos = step_pos + 1
             if self.config.prefix_cache:
                 self._remember(rows, cache, mask)
             completions = [self._completion(r) for r in rows]
@@ -292,46 +291,70 @@ class LocalModel:
             self.usage["completion_tokens"] += c.completion_tokens
         return completions
 
-    # --- prefix cache: an agent's next turn extends its last one ---------------------------------
-    def _prefill_inputs(self, batch: list[_Request]):
-        """``(cache, input ids, attention mask, position ids)`` of a batch's first forward pass.
+    # --- prompts: each row on its own, an agent's next turn extending its last one ---------------
+    def _prefill(self, batch: list[_Request]):
+        """``(cache, attention mask, next positions, last logits)`` after the batch's prompts.
 
-        Each turn of an episode is the previous prompt plus the reply and a tool response, so the
-        keys and values of its longest prefix seen before (kept by :meth:`_remember`) are reused
-        and only the new tokens are computed. Row ``r`` of the batch is laid out as
-        ``[pad | its cached prefix | pad | its new tokens]``: the cached parts are left-padded to
-        the longest one, the new tokens to the longest new part, and the attention mask and
-        explicit positions make the holes invisible."""
+        Each prompt goes through the model on its own and the results are stacked left-padded for
+        decoding. Batching prompts of different lengths pads every row to the longest: an agent's
+        new tokens per turn range from a few to over a thousand (a page), so padded prefill spent
+        more than half of its compute on padding (the prompt pass is a third or more of a small
+        model's time on a CPU). Each turn of an episode is the previous prompt plus the reply and a tool response, so
+        a row starts from the keys and values of its longest prefix seen before (kept by
+        :meth:`_remember`) and computes only its new tokens."""
         torch = self._torch
-        found = [self._lookup(r.prompt_ids) for r in batch]
-        self.usage["cached_prompt_tokens"] += sum(n for n, _ in found)
-        if not any(n for n, _ in found):
-            ids, mask = self._left_pad([r.prompt_ids for r in batch])
-            return None, ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
-        from transformers.cache_utils import DynamicCache
+        caches, lengths, logits = [], [], []
+        for req in batch:
+            n, kv = self._lookup(req.prompt_ids)
+            self.usage["cached_prompt_tokens"] += n
+            cache = None
+            if n:
+                from transformers.cache_utils import DynamicCache
 
-        past = max(n for n, _ in found)
-        new = [r.prompt_ids[n:] for r, (n, _) in zip(batch, found, strict=True)]
-        width = max(len(x) for x in new)
-        rows = len(batch)
-        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((rows, past + width), dtype=torch.long)
-        pos = torch.zeros((rows, width), dtype=torch.long)
-        for i, ((n, _), x) in enumerate(zip(found, new, strict=True)):
-            ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
-            mask[i, past - n:past] = 1
-            mask[i, past + width - len(x):] = 1
-            pos[i, width - len(x):] = torch.arange(n, n + len(x))
+                cache = DynamicCache(config=self.model.config)
+                for layer, (k, v) in enumerate(kv):
+                    cache.update(k[:, :, :n].to(self.device), v[:, :, :n].to(self.device), layer)
+            total = len(req.prompt_ids)
+            # logits_to_keep=1 (in _forward_extra): the next token's logits only, not the vocabulary
+            # projection of every prompt position (a fifth of a small model's prefill).
+            out = self.model(input_ids=torch.tensor([req.prompt_ids[n:]], device=self.device),
+                             attention_mask=torch.ones((1, total), dtype=torch.long, device=self.device),
+                             position_ids=torch.arange(n, total, device=self.device)[None],
+                             use_cache=True, **self._forward_extra, **{self._cache_arg: cache})
+            caches.append(getattr(out, self._cache_arg))
+            lengths.append(total)
+            logits.append(out.logits[:, -1, :].float())
+        width = max(lengths)
+        mask = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
+        for i, n in enumerate(lengths):
+            mask[i, width - n:] = 1
+        positions = torch.tensor(lengths, device=self.device)[:, None]
+        room = max(r.max_new for r in batch)
+        return self._stack(caches, lengths, width, room), mask, positions, torch.cat(logits)
+
+    def _stack(self, caches: list, lengths: list[int], width: int, room: int):
+        """One cache of batch ``len(caches)``: each row's keys and values left-padded to ``width``,
+        with ``room`` more positions reserved in every full-attention layer for the reply."""
+        legacy = not hasattr(caches[0], "layers")  # a model with a legacy (tuple) cache
+        if legacy and len(caches) == 1:
+            return caches[0]
+        pad, cat = self._torch.nn.functional.pad, self._torch.cat
+        per_row = [list(c) if legacy else [(x.keys, x.values) for x in c.layers] for c in caches]
+        stacked = []
+        for layer in zip(*per_row, strict=True):
+            keys = cat([pad(k, (0, 0, width - n, 0)) for (k, _), n in zip(layer, lengths, strict=True)])
+            values = cat([pad(v, (0, 0, width - n, 0)) for (_, v), n in zip(layer, lengths, strict=True)])
+            stacked.append((keys, values))
+        if legacy:
+            return tuple(stacked)
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+
         cache = DynamicCache(config=self.model.config)
-        for layer in range(len(next(kv for n, kv in found if n))):
-            keys, values = [], []
-            for n, kv in found:
-                k, v = kv[layer] if n else next(kv for m, kv in found if m)[layer]
-                pad = past - n
-                keys.append(torch.nn.functional.pad(k[:, :, :n], (0, 0, pad, 0)))
-                values.append(torch.nn.functional.pad(v[:, :, :n], (0, 0, pad, 0)))
-            cache.update(torch.cat(keys).to(self.device), torch.cat(values).to(self.device), layer)
-        return cache, ids.to(self.device), mask.to(self.device), pos.to(self.device)
+        for layer, (keys, values) in enumerate(stacked):
+            cache.update(keys, values, layer)
+            if type(cache.layers[layer]) is DynamicLayer:  # sliding-window and other layers keep theirs
+                cache.layers[layer] = _reserved_layer_class()(keys, values, room)
+        return cache
 
     def _lookup(self, prompt: list[int]) -> tuple[int, Any]:
         """The longest reusable prefix of ``prompt`` among the kept caches: ``(tokens, per-layer
@@ -371,16 +394,6 @@ class LocalModel:
             self._prefix_key += 1
             while len(self._prefixes) > self.config.prefix_cache:
                 self._prefixes.pop(next(iter(self._prefixes)))
-
-    def _left_pad(self, prompts: list[list[int]]):
-        torch = self._torch
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, width - len(p):] = 1
-        return ids.to(self.device), mask.to(self.device)
 
     def _sample(self, logits, temps, top_ps):
         """One token per row: greedy where temperature is 0, else temperature + top-p sampling."""
@@ -456,6 +469,46 @@ class LocalModel:
                           token_ids=row.token_ids, logprobs=row.logprobs,
                           prompt_token_ids=list(row.req.prompt_ids), meta=meta,
                           token_masks=row.token_masks if self.grounder is not None else None)
+
+
+@functools.cache
+def _reserved_layer_class():
+    """``ReservedLayer``, defined on first use so that importing this module needs no transformers."""
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):
+        """A full-attention cache layer with room reserved for the tokens still to decode.
+
+        transformers' ``DynamicLayer`` grows by ``torch.cat``, copying every key and value so far
+        at each token: on a CPU that copy was two thirds of a decoding step for agent prompts of a
+        thousand tokens and more. This one writes each token into the reserved room and hands the
+        attention a view of the filled part; it doubles its buffer if a reply outgrows the room."""
+
+        def __init__(self, keys, values, room: int):
+            super().__init__()
+            self.device, self.is_initialized, self.length = keys.device, True, keys.shape[-2]
+            self._keys = self._reserve(keys, room)
+            self._values = self._reserve(values, room)
+            self.keys, self.values = self._keys[:, :, :self.length], self._values[:, :, :self.length]
+
+        def _reserve(self, tensor, room: int):
+            b, h, n, d = tensor.shape
+            buffer = tensor.new_empty((b, h, n + max(room, 1), d))
+            buffer[:, :, :n] = tensor
+            return buffer
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            n, m = self.length, key_states.shape[-2]
+            if n + m > self._keys.shape[-2]:
+                self._keys = self._reserve(self._keys[:, :, :n], n + m)
+                self._values = self._reserve(self._values[:, :, :n], n + m)
+            self._keys[:, :, n:n + m] = key_states
+            self._values[:, :, n:n + m] = value_states
+            self.length = n + m
+            self.keys, self.values = self._keys[:, :, :n + m], self._values[:, :, :n + m]
+            return self.keys, self.values
+
+    return ReservedLayer
 
 
 class _Row:

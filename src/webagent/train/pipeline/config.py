@@ -92,9 +92,9 @@ class PipelineConfig:
     """Held-out questions of the vanilla arm (the first N, which the stratified order spreads over
     the cells; None: all)."""
     eval_concurrency: int = 64
-    """Episodes in flight during evaluation and RL rollouts (a local model batches their turns). On a
-    CPU, 8 beats 64: the smol preset's RL pre-filter took 47 s per episode at 64 and evaluation
-    29 s at 8, because wide batches of ~3k-token contexts are memory-bound."""
+    """Episodes in flight during evaluation and RL rollouts (a local model batches their turns; the
+    smol preset uses 32, its local model's batch and prefix-cache size, measured best of 8/16/32
+    on the 2-core CPU)."""
     eval_temperature: float = 0.6
     eval_top_p: float = 0.95
     device: str = "auto"
@@ -138,7 +138,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
                  oracle_p_wrong_page=0.3,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
-                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, rl_micro_batch_size=1, eval_concurrency=8, vanilla_runs=1,
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, rl_micro_batch_size=1, eval_concurrency=32, vanilla_runs=1,
                  vanilla_questions=18),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
