@@ -182,11 +182,14 @@ def test_ctrl_c_checkpoints_the_finished_step_and_resume_completes(tok_dir, data
         return real_step(self, n)
 
     monkeypatch.setattr(sft._Loop, "step", step)
+    # The handler in place before (Python's default, or "ignore" when a shell started the suite in
+    # the background) is the one that must come back.
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         train_sft(_cfg(tmp_path, data_file, tok_dir, max_steps=6, save_every=100))
     assert latest_checkpoint(tmp_path).name == "step-00000003"
     assert not (tmp_path / "model.safetensors").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     monkeypatch.setattr(sft._Loop, "step", real_step)
     rest = train_sft(_cfg(tmp_path, data_file, tok_dir, max_steps=6, save_every=100))
     assert rest.steps == 6 and (tmp_path / "model.safetensors").exists()
