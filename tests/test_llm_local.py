@@ -90,14 +90,18 @@ def test_concurrent_requests_share_one_batch_and_match_single_runs(lm):
         assert alone.logprobs == pytest.approx(c.logprobs, abs=1e-4)
 
 
-def test_logprobs_are_the_models_own(lm):
-    c = gen_all(lm, [(msgs("Who is the chair?"), {})])[0]
+def full_pass_logprobs(lm, c) -> list[float]:
+    """The logprobs of ``c``'s reply under one forward pass over its prompt and reply."""
     full = torch.tensor([c.prompt_token_ids + c.token_ids])
     with torch.no_grad():
         logits = lm.model(full).logits[0].float()
     n = len(c.prompt_token_ids)
-    expect = torch.log_softmax(logits[n - 1:-1], -1).gather(1, torch.tensor(c.token_ids)[:, None])[:, 0]
-    assert c.logprobs == pytest.approx(expect.tolist(), abs=1e-4)
+    return torch.log_softmax(logits[n - 1:-1], -1).gather(1, torch.tensor(c.token_ids)[:, None])[:, 0].tolist()
+
+
+def test_logprobs_are_the_models_own(lm):
+    c = gen_all(lm, [(msgs("Who is the chair?"), {})])[0]
+    assert c.logprobs == pytest.approx(full_pass_logprobs(lm, c), abs=1e-4)
 
 
 def test_prompts_of_very_different_lengths_in_one_batch_decode_as_the_model_alone(lm):
@@ -109,19 +113,17 @@ def test_prompts_of_very_different_lengths_in_one_batch_decode_as_the_model_alon
     assert lm.batch_sizes[before:] == [3]
     assert len({len(c.prompt_token_ids) for c in out}) == 3
     for c in out:
-        full = torch.tensor([c.prompt_token_ids + c.token_ids])
-        with torch.no_grad():
-            logits = lm.model(full).logits[0].float()
-        n = len(c.prompt_token_ids)
-        expect = torch.log_softmax(logits[n - 1:-1], -1).gather(1, torch.tensor(c.token_ids)[:, None])[:, 0]
-        assert c.logprobs == pytest.approx(expect.tolist(), abs=1e-4)
+        assert c.logprobs == pytest.approx(full_pass_logprobs(lm, c), abs=1e-4)
 
 
 def test_reserved_cache_layer_writes_in_place_and_grows_past_its_room():
     from webagent.llm.local import _reserved_layer_class
 
     keys, values = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4)
-    layer = _reserved_layer_class()(keys, values, room=2)
+    short = [keys[1:, :, 2:], values[1:, :, 2:]]  # a second row of 3 positions, left-padded to 5
+    layer = _reserved_layer_class()([keys[:1], short[0]], [values[:1], short[1]], width=5, room=2)
+    assert torch.equal(layer.keys[1, :, :2], torch.zeros(3, 2, 4))
+    keys[1, :, :2], values[1, :, :2] = 0, 0
     buffer = layer._keys
     steps = [torch.randn(2, 3, 1, 4) for _ in range(4)]
     for i, step in enumerate(steps):

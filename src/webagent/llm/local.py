@@ -338,22 +338,23 @@ class LocalModel:
         legacy = not hasattr(caches[0], "layers")  # a model with a legacy (tuple) cache
         if legacy and len(caches) == 1:
             return caches[0]
-        pad, cat = self._torch.nn.functional.pad, self._torch.cat
+        torch = self._torch
+
+        def padded(rows):
+            return torch.cat([torch.nn.functional.pad(t, (0, 0, width - t.shape[-2], 0)) for t in rows])
+
         per_row = [list(c) if legacy else [(x.keys, x.values) for x in c.layers] for c in caches]
-        stacked = []
-        for layer in zip(*per_row, strict=True):
-            keys = cat([pad(k, (0, 0, width - n, 0)) for (k, _), n in zip(layer, lengths, strict=True)])
-            values = cat([pad(v, (0, 0, width - n, 0)) for (_, v), n in zip(layer, lengths, strict=True)])
-            stacked.append((keys, values))
+        layers = [([k for k, _ in layer], [v for _, v in layer]) for layer in zip(*per_row, strict=True)]
         if legacy:
-            return tuple(stacked)
+            return tuple((padded(keys), padded(values)) for keys, values in layers)
         from transformers.cache_utils import DynamicCache, DynamicLayer
 
         cache = DynamicCache(config=self.model.config)
-        for layer, (keys, values) in enumerate(stacked):
-            cache.update(keys, values, layer)
-            if type(cache.layers[layer]) is DynamicLayer:  # sliding-window and other layers keep theirs
-                cache.layers[layer] = _reserved_layer_class()(keys, values, room)
+        for i, (keys, values) in enumerate(layers):
+            if type(cache.layers[i]) is DynamicLayer:  # sliding-window and other layers keep theirs
+                cache.layers[i] = _reserved_layer_class()(keys, values, width, room)
+            else:
+                cache.update(padded(keys), padded(values), i)
         return cache
 
     def _lookup(self, prompt: list[int]) -> tuple[int, Any]:
@@ -484,24 +485,34 @@ def _reserved_layer_class():
         thousand tokens and more. This one writes each token into the reserved room and hands the
         attention a view of the filled part; it doubles its buffer if a reply outgrows the room."""
 
-        def __init__(self, keys, values, room: int):
+        def __init__(self, keys: list, values: list, width: int, room: int):
+            """Rows' keys and values (``(1, heads, n_i, dim)`` each), left-padded with zeros to
+            ``width`` in one buffer with ``room`` more positions."""
             super().__init__()
-            self.device, self.is_initialized, self.length = keys.device, True, keys.shape[-2]
-            self._keys = self._reserve(keys, room)
-            self._values = self._reserve(values, room)
-            self.keys, self.values = self._keys[:, :, :self.length], self._values[:, :, :self.length]
+            self.device, self.is_initialized, self.length = keys[0].device, True, width
+            self._keys, self._values = self._stack_rows(keys, width + room), self._stack_rows(values, width + room)
+            self.keys, self.values = self._keys[:, :, :width], self._values[:, :, :width]
 
-        def _reserve(self, tensor, room: int):
+        def _stack_rows(self, rows: list, size: int):
+            _, h, _, d = rows[0].shape
+            # Zeros, not garbage, under the padding: masked positions still enter the attention's
+            # sum with weight 0, and 0 * NaN would not be 0.
+            buffer = rows[0].new_zeros((len(rows), h, size, d))
+            for i, row in enumerate(rows):
+                buffer[i, :, self.length - row.shape[-2]:self.length] = row[0]
+            return buffer
+
+        def _grow(self, tensor, size: int):
             b, h, n, d = tensor.shape
-            buffer = tensor.new_empty((b, h, n + max(room, 1), d))
+            buffer = tensor.new_empty((b, h, size, d))
             buffer[:, :, :n] = tensor
             return buffer
 
         def update(self, key_states, value_states, *args, **kwargs):
             n, m = self.length, key_states.shape[-2]
-            if n + m > self._keys.shape[-2]:
-                self._keys = self._reserve(self._keys[:, :, :n], n + m)
-                self._values = self._reserve(self._values[:, :, :n], n + m)
+            if n + m > self._keys.shape[-2]:  # about doubles the buffer
+                self._keys = self._grow(self._keys[:, :, :n], 2 * n + m)
+                self._values = self._grow(self._values[:, :, :n], 2 * n + m)
             self._keys[:, :, n:n + m] = key_states
             self._values[:, :, n:n + m] = value_states
             self.length = n + m
