@@ -260,6 +260,17 @@ def test_secrets_set_or_changed_later_are_redacted(monkeypatch):
     assert redact("registered-later-789") == "[REDACTED]"
 
 
+def test_key_patterns_match_whole_words_and_credentials_in_any_url():
+    """The fast forms of the key and user:password patterns redact what the word-bounded ones did."""
+    from webagent.secrets import redact
+
+    key = "sk-" + "a1B2c3D4e5F6g7H8i9"
+    assert redact(f"{key} x:{key} ({key})") == "[REDACTED] x:[REDACTED] ([REDACTED])"
+    assert redact(f"desk-{key[3:]} _{key} 2{key}") == f"desk-{key[3:]} _{key} 2{key}"  # not a word start
+    assert redact("see https://ann:pa55w0rd@db.test/x and ftp://u:v@h/ but mail ann@db.test") == (
+        "see https://ann:[REDACTED]@db.test/x and ftp://u:[REDACTED]@h/ but mail ann@db.test")
+
+
 # -- requests -----------------------------------------------------------------------------------
 
 

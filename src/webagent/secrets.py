@@ -25,13 +25,24 @@ from typing import Any
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 8
 _SECRET_ENV = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
+
+
+def _key_at_word_start(m: re.Match) -> str:
+    """MASK for a key that starts a word ("sk-..." but not "desk-..."): the check a leading ``\\b``
+    made, done after the fast literal search instead of before a slow scan."""
+    before = m.string[m.start() - 1] if m.start() else " "
+    return m.group(0) if before.isalnum() or before == "_" else MASK
+
+
 # (pattern, replacement, a lower-case substring every match contains): the substring test is a fast
 # C scan that skips the regex for nearly every text (redacting each record was 40 % of an episode's
-# CPU).
+# CPU). The user:password@ pattern starts at "://", a literal the regex engine jumps between; from
+# the scheme's first letter it was tried at every letter of the text (0.4 ms for a 12 KB record,
+# which any page with an e-mail address on it triggers).
 _PATTERNS = [
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), MASK, "sk-"),  # OpenAI-style keys, echoed by 401 errors
+    (re.compile(r"sk-[A-Za-z0-9_\-]{16,}"), _key_at_word_start, "sk-"),  # OpenAI-style keys, echoed by 401 errors
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"), r"\1" + MASK, "bearer"),
-    (re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^\s:/@]+:)[^\s/@]+@"), r"\1" + MASK + "@", "@"),  # user:password@
+    (re.compile(r"(://[^\s:/@]+:)[^\s/@]+@"), r"\1" + MASK + "@", "@"),  # scheme://user:password@
 ]
 _registered: set[str] = set()
 
