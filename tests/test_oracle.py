@@ -1,4 +1,5 @@
 import asyncio
+import re
 
 from webagent import protocol as P
 from webagent.agents.oracle import LABEL, OracleConfig, OracleModel, realistic_query, site_links
@@ -70,6 +71,41 @@ def test_stepwise_oracle_searches_before_each_visit_and_stays_on_screen(world):
         assert not any("http" in P.parse_reply(s.text).think for s in traj.steps)  # short thoughts, no URLs
         # Every visited URL was in an earlier search result: the whole episode can be learnt by copying.
         assert grounding_problem({"messages": traj.messages, "answer": task["answer"]}) is None
+
+
+def test_stepwise_first_thought_states_the_whole_plan_and_the_last_quotes_the_page(world):
+    """A small model back from the first page reads from its own first thought whether a second hop
+    is left; its last thought ends on the page's line with the answer, which the answer copies."""
+    from webagent.agents.oracle import _quote
+
+    tasks = build_suite(world, "webwalker", split="all")
+    single = [t for t in tasks if len(t["evidence_urls"]) == 1][:3]
+    bridges = [t for t in tasks if len(t["evidence_urls"]) == 2 and len(t["hints"]["attributes"]) > 1][:3]
+    assert single and bridges
+    for task in single + bridges:
+        traj = run_react(world, task, OracleConfig(p_wrong_page=0, p_reformulate=0, stepwise=True, plans=True))
+        thoughts = [P.parse_reply(s.text).think for s in traj.steps]
+        first, second_hop = thoughts[0], task["hints"]["attributes"][-1]
+        if task in bridges:  # said first, and again before the first page is read
+            assert first.endswith(f", then its {second_hop}.") and thoughts[1].endswith(f" Then its {second_hop}.")
+        else:
+            assert ", then" not in first and "Then" not in thoughts[1]
+        page_line = thoughts[-1].removeprefix("The page says: ")
+        assert page_line != thoughts[-1] and task["answer"] in page_line and traj.answer == task["answer"]
+        last_page = [a.observation for s in traj.steps for a in s.actions if a.name == "visit"][-1]
+        plain = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", last_page).replace("**", "")
+        assert page_line.rstrip("…") in " ".join(plain.split())
+        plain = run_react(world, task, OracleConfig(p_wrong_page=0, p_reformulate=0, stepwise=True))
+        assert [P.parse_reply(s.text).think for s in plain.steps][-1].startswith("The evidence gives the")
+    # Whole words only, the sentence that holds it, cut around it; nothing for an answer no page states.
+    obs = [{"role": "user", "content": "<tool_response>\n- **semester**: 2025\n- **credits**: 2 credits\n</tool_response>"}]
+    assert _quote(obs, "2") == "credits: 2 credits"
+    assert _quote(obs, "7") == ""
+    long = [{"role": "user", "content": "关于机器人学基础，开课学期：2025年夏季。关于机器人学基础，学分：3学分。机器人学基础的上课地点为岩芸中心165室。"}]
+    assert _quote(long, "岩芸中心165室") == "机器人学基础的上课地点为岩芸中心165室。"
+    wide = [{"role": "user", "content": "The course " + "x" * 80 + " is taught in Kanor Hall 159 by Dr. Wu and others every week"}]
+    cut = _quote(wide, "Kanor Hall 159")
+    assert "Kanor Hall 159" in cut and len(cut) <= 48 and cut.split()[0] in wide[0]["content"].split()
 
 
 def test_stepwise_detour_is_shown_but_not_trained(world):

@@ -53,6 +53,11 @@ class OracleConfig:
     """One hop at a time for small models: search for each evidence page's own entity and attribute
     right before visiting it, and keep thoughts short (no URLs). Every step then copies from what
     is already on screen: the question, the previous page's evidence, the last search results."""
+    plans: bool = False
+    """Stepwise only: the first thought names every hop ("I need the employer of X, then its
+    location"), each visit's thought repeats the hop still to come, and the last thought quotes the
+    page's line with the answer ("The page says: location: Liquin"). Cues for a small model's two
+    weakest choices: whether to go on after a page, and which piece of the page is the answer."""
     label: str = LABEL
 
 
@@ -148,9 +153,11 @@ class OracleModel:
             return P.format_assistant(f"I need the {attribute}. Let me start with a broad search.",
                                       [P.ToolCall("search", {"query": [vague]})])
         if self.config.stepwise and (step == "search" or step.startswith("search:")):
-            ent, attr = self._hop(int(step.split(":")[1]) if ":" in step else 0)
+            hop = int(step.split(":")[1]) if ":" in step else 0
+            ent, attr = self._hop(hop)
             query = _without(f"{ent} {attr}", str(self.task.get("answer") or ""))
-            return P.format_assistant(f"I need the {attr} of {ent}.", [P.ToolCall("search", {"query": [query]})])
+            plan = self._rest_of_plan() if hop == 0 and self.config.plans else ""
+            return P.format_assistant(f"I need the {attr} of {ent}{plan}.", [P.ToolCall("search", {"query": [query]})])
         if step == "search":
             why = ("Those results are too generic; I will add the name." if self.reformulate
                    else f"I need the {attribute} of {entity}. I will search for it.")
@@ -165,8 +172,16 @@ class OracleModel:
         lead = "That page does not state it. " if turn and plan[turn - 1] == "wrong_visit" else ""
         if self.config.stepwise and step.startswith("visit:"):
             url = step.split(":", 1)[1]
-            ent, attr = self._hop(self.evidence.index(url))
-            return P.format_assistant(f"{lead}The result {ent} should give it.",
+            hop = self.evidence.index(url)
+            ent, attr = self._hop(hop)
+            # The hop still to come, said again right before the page is read, so that the choice
+            # after it (search on, or answer) has its cue a few hundred tokens back, not a thousand.
+            if not self.config.plans:
+                return P.format_assistant(f"{lead}The result {ent} should give it.",
+                                          [P.ToolCall("visit", {"url": [url], "goal": attr})])
+            rest = self._rest_of_plan(hop)
+            then = f" Then{rest.removeprefix(', then')}." if rest else ""
+            return P.format_assistant(f"{lead}The result {ent} should give the {attr}.{then}",
                                       [P.ToolCall("visit", {"url": [url], "goal": attr})])
         if step == "visit_all" or step.startswith("visit:"):
             urls = self.evidence if step == "visit_all" else [step.split(":", 1)[1]]
@@ -178,7 +193,27 @@ class OracleModel:
                     f"Let me read {urls[0]} for the remaining part of the evidence."]
             return P.format_assistant(lead + says[turn % len(says)],
                                       [P.ToolCall("visit", {"url": urls, "goal": f"the {attribute} of {entity}"})])
-        return P.format_assistant(f"The evidence gives the {attribute} of {entity}.", None, str(self.task.get("answer")))
+        answer = str(self.task.get("answer"))
+        quote = _quote(messages, answer) if self.config.stepwise and self.config.plans and not self._compares() else ""
+        thought = f"The page says: {quote}" if quote else f"The evidence gives the {attribute} of {entity}."
+        return P.format_assistant(thought, None, answer)
+
+    def _rest_of_plan(self, hop: int = 0) -> str:
+        """What a multi-page question still needs after hop ``hop``, said in the first thought and
+        again before that hop's page is read, so that a small model back from a page can read from
+        its own words whether to go on: ", then its founder" (a bridge: the next entity is not known
+        yet) or ", then the credits of Y" (a comparison: the question names it)."""
+        if hop + 1 >= len(self.evidence):
+            return ""
+        ent, attr = self._hop(hop + 1)
+        return f", then the {attr} of {ent}" if self._compares() else f", then its {attr}"
+
+    def _compares(self) -> bool:
+        """Whether the pages are read for one attribute of entities the question names (a
+        comparison, its answer computed), as opposed to a bridge: one attribute per page, the
+        second page's entity found on the first (its name may still be part of the question's)."""
+        attributes = (self.task.get("hints") or {}).get("attributes") or []
+        return len(self.evidence) > 1 and len(attributes) == 1
 
     # --- WebWalker --------------------------------------------------------------------------------
     def _explorer(self, messages: list[dict[str, Any]]) -> str:
@@ -245,6 +280,38 @@ def _json_str(s: str) -> str:
     import json
 
     return json.dumps(s, ensure_ascii=False)
+
+
+_CLAUSE_END = re.compile(r"(?<=[。！？；…])|(?<=[.!?;])\s+")
+
+
+def _quote(messages: list[dict[str, Any]], answer: str, width: int = 48) -> str:
+    """The latest observation line that holds ``answer``, as plain text of at most ``width``
+    characters around it ("developer: Thodell Studios"); "" when no observation holds it (a
+    computed answer). Ending the last thought on this line makes the answer a copy of the line
+    just written, not of the entity that the thought would otherwise end on."""
+    if not answer.strip():
+        return ""
+    for m in reversed(messages):
+        if m["role"] != "user":
+            continue
+        for line in reversed(str(m.get("content") or "").splitlines()):
+            text = " ".join(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line).replace("**", "").strip(" -*|#>").split())
+            if text.startswith(("A Google search", "The useful information")):
+                continue
+            # The sentence that holds it, as a whole word: the answer "2" is not the 2 of "2025".
+            word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(answer)}(?![0-9A-Za-z])")
+            text = next((t.strip() for t in _CLAUSE_END.split(text) if word.search(t)), "")
+            found = word.search(text)
+            if not found:
+                continue
+            if len(text) > width:
+                start = max(0, min(found.start() - (width - len(answer)) // 2, len(text) - width))
+                if start and text[start - 1] != " " and " " in text[start:found.start()]:
+                    start = text.index(" ", start) + 1  # do not open on half a word
+                text = text[start:start + width].strip()
+            return text if answer in text else answer
+    return ""
 
 
 def _last_search(messages: list[dict[str, Any]]) -> str:

@@ -61,6 +61,8 @@ class TeacherConfig:
     visit_together: bool = False
     stepwise: bool = False
     """One search per evidence page and short thoughts (see ``OracleConfig.stepwise``)."""
+    plans: bool = False
+    """Stepwise thoughts that state the hops to come and quote the answer's line (``OracleConfig.plans``)."""
 
     def validate(self) -> None:
         if self.kind not in KINDS:
@@ -151,7 +153,7 @@ class Teacher:
 
             c = self.config
             ocfg = OracleConfig(seed=c.seed, p_wrong_page=c.p_wrong_page, p_reformulate=c.p_reformulate,
-                                visit_together=c.visit_together, stepwise=c.stepwise)
+                                visit_together=c.visit_together, stepwise=c.stepwise, plans=c.plans)
             return OracleModel.for_task(task, ocfg, world=self.world, run=attempt)
         assert self._model is not None
         return self._model

@@ -50,6 +50,8 @@ class PipelineConfig:
     runtime: AgentRuntime = field(default_factory=compact_runtime)
     oracle_p_wrong_page: float = 0.0
     oracle_p_reformulate: float = 0.0
+    oracle_plans: bool = False
+    """Oracle thoughts that state the hops to come and quote the answer's line (``OracleConfig.plans``)."""
     vocab_size: int = 4096
     seq_len: int = 2560
     """Long enough for every chat of the compact runtime whole (truncation would cut the answer)."""

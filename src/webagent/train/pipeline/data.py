@@ -150,7 +150,7 @@ async def oracle_sample(cfg: PipelineConfig, tasks: list[dict[str, Any]], world_
     store = WorldStore(world_dir)
     teacher = Teacher(TeacherConfig(p_wrong_page=cfg.oracle_p_wrong_page, p_reformulate=cfg.oracle_p_reformulate,
                                     prompt_file=rt.prompt_path(), max_llm_calls=rt.max_llm_calls, seed=cfg.seed,
-                                    stepwise=True), world=store)
+                                    stepwise=True, plans=cfg.oracle_plans), world=store)
     try:
         async with rt.toolbox(world=store) as tb:
             await asample(tasks, out, teacher, SampleConfig(attempts=1, date=rt.date, world=str(world_dir)),
