@@ -292,6 +292,8 @@ def _quote(messages: list[dict[str, Any]], answer: str, width: int = 48) -> str:
     just written, not of the entity that the thought would otherwise end on."""
     if not answer.strip():
         return ""
+    # The sentence that holds it, as a whole word: the answer "2" is not the 2 of "2025".
+    word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(answer)}(?![0-9A-Za-z])")
     for m in reversed(messages):
         if m["role"] != "user":
             continue
@@ -299,8 +301,6 @@ def _quote(messages: list[dict[str, Any]], answer: str, width: int = 48) -> str:
             text = " ".join(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line).replace("**", "").strip(" -*|#>").split())
             if text.startswith(("A Google search", "The useful information")):
                 continue
-            # The sentence that holds it, as a whole word: the answer "2" is not the 2 of "2025".
-            word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(answer)}(?![0-9A-Za-z])")
             text = next((t.strip() for t in _CLAUSE_END.split(text) if word.search(t)), "")
             found = word.search(text)
             if not found:
