@@ -1,11 +1,11 @@
 import asyncio
-import re
 
 from webagent import protocol as P
 from webagent.agents.oracle import LABEL, OracleConfig, OracleModel, realistic_query, site_links
 from webagent.agents.react import ReactAgent
 from webagent.agents.walker import WalkerAgent
 from webagent.eval.suites import build_suite
+from webagent.tools.extract import plain_text
 from webagent.tools.toolbox import Toolbox, WebConfig
 
 
@@ -93,8 +93,7 @@ def test_stepwise_first_thought_states_the_whole_plan_and_the_last_quotes_the_pa
         page_line = thoughts[-1].removeprefix("The page says: ")
         assert page_line != thoughts[-1] and task["answer"] in page_line and traj.answer == task["answer"]
         last_page = [a.observation for s in traj.steps for a in s.actions if a.name == "visit"][-1]
-        plain = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", last_page).replace("**", "")
-        assert page_line.rstrip("…") in " ".join(plain.split())
+        assert page_line.rstrip("…") in " ".join(plain_text(line) for line in last_page.splitlines())
         plain = run_react(world, task, OracleConfig(p_wrong_page=0, p_reformulate=0, stepwise=True))
         assert [P.parse_reply(s.text).think for s in plain.steps][-1].startswith("The evidence gives the")
     # Whole words only, the sentence that holds it, cut around it; nothing for an answer no page states.

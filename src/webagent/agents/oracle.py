@@ -31,6 +31,7 @@ from typing import Any
 
 from webagent import protocol as P
 from webagent.llm.base import Completion
+from webagent.tools.extract import plain_text, split_sentences
 
 LABEL = "privileged oracle"
 _URL = re.compile(r"\]\((https?://[^)\s]+)\)")
@@ -174,11 +175,11 @@ class OracleModel:
             url = step.split(":", 1)[1]
             hop = self.evidence.index(url)
             ent, attr = self._hop(hop)
-            # The hop still to come, said again right before the page is read, so that the choice
-            # after it (search on, or answer) has its cue a few hundred tokens back, not a thousand.
             if not self.config.plans:
                 return P.format_assistant(f"{lead}The result {ent} should give it.",
                                           [P.ToolCall("visit", {"url": [url], "goal": attr})])
+            # The hop still to come, said again right before the page is read, so that the choice
+            # after it (search on, or answer) has its cue a few hundred tokens back, not a thousand.
             rest = self._rest_of_plan(hop)
             then = f" Then{rest.removeprefix(', then')}." if rest else ""
             return P.format_assistant(f"{lead}The result {ent} should give the {attr}.{then}",
@@ -282,9 +283,6 @@ def _json_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-_CLAUSE_END = re.compile(r"(?<=[。！？；…])|(?<=[.!?;])\s+")
-
-
 def _quote(messages: list[dict[str, Any]], answer: str, width: int = 48) -> str:
     """The latest observation line that holds ``answer``, as plain text of at most ``width``
     characters around it ("developer: Thodell Studios"); "" when no observation holds it (a
@@ -298,10 +296,10 @@ def _quote(messages: list[dict[str, Any]], answer: str, width: int = 48) -> str:
         if m["role"] != "user":
             continue
         for line in reversed(str(m.get("content") or "").splitlines()):
-            text = " ".join(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line).replace("**", "").strip(" -*|#>").split())
+            text = plain_text(line)
             if text.startswith(("A Google search", "The useful information")):
                 continue
-            text = next((t.strip() for t in _CLAUSE_END.split(text) if word.search(t)), "")
+            text = next((t for t in split_sentences(text) if word.search(t)), "")
             found = word.search(text)
             if not found:
                 continue

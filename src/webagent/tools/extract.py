@@ -138,7 +138,7 @@ class LexicalExtractor:
             chosen = self._fill(list(range(len(passages))), passages)
             evidence = "\n\n".join(passages[i] for i in chosen)
             prose = [passages[i] for i in chosen if not _is_heading(passages[i])] or [passages[chosen[0]]]
-            first = _sentences(_plain(prose[0]))[0]
+            first = split_sentences(plain_text(prose[0]))[0]
             summary = f"The page does not mention the goal's terms directly. It begins: {first}"
             return Extraction(_cut(evidence, self.max_evidence_chars), _cut(summary, self.max_summary_chars))
         chosen = self._fill(matched, passages)
@@ -184,18 +184,18 @@ def _units(block: str) -> list[str]:
     for line in block.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.lstrip().startswith("|") else None
         if cells is None:
-            if _LABEL_LINE.match(_plain(line)):  # "general chair: Lan Han" list items stand alone
-                units.append(_plain(line))
+            if _LABEL_LINE.match(plain_text(line)):  # "general chair: Lan Han" list items stand alone
+                units.append(plain_text(line))
             else:
                 prose.append(line)
             continue
         if all(set(c) <= set("-: ") for c in cells):
             continue  # the |---|---| separator row
-        row = [_plain(c) for c in cells if c]
+        row = [plain_text(c) for c in cells if c]
         if row:
             units.append(": ".join(row[:1]) + (": " + ", ".join(row[1:]) if len(row) > 1 else ""))
     if any(p.strip() for p in prose):
-        units = _sentences(_plain("\n".join(prose))) + units
+        units = split_sentences(plain_text("\n".join(prose))) + units
     return units
 
 
@@ -214,7 +214,9 @@ def _is_heading(passage: str) -> bool:
     return passage.lstrip().startswith("#") and "\n" not in passage.strip()
 
 
-def _plain(markdown: str) -> str:
+def plain_text(markdown: str) -> str:
+    """Markdown as one line of plain text: link texts without their targets, no list, quote,
+    heading or table marks, no bold."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
     text = re.sub(r"^[#>*\-\s|]+", "", text, flags=re.MULTILINE)
     text = text.replace("**", "")  # bold labels ("- **employer**: ...") are not text
@@ -224,7 +226,7 @@ def _plain(markdown: str) -> str:
 _ABBREVIATION = re.compile(r"(?:\b(?:Dr|Prof|Mr|Mrs|Ms|St|Mt|No|Vol|vs|etc|e\.g|i\.e|Inc|Ltd|Jr|Sr)|\b[A-Z])\.$")
 
 
-def _sentences(text: str) -> list[str]:
+def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``; a period after a title or an initial ("Dr.", "J.") does not end one."""
     out: list[str] = []
     for piece in _SENTENCE_END.split(text):
