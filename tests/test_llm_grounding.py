@@ -47,7 +47,7 @@ def walk(request, reply: str, done, seed: int, steps: int = 80) -> str:
 
 
 def test_parse_grounding():
-    assert parse_grounding("all") == ("format", "url", "query", "answer")
+    assert parse_grounding("all") == ("format", "url", "query", "answer", "thought")
     assert parse_grounding(" url, answer ,url") == ("url", "answer")
     assert parse_grounding(None) == () and parse_grounding("") == () and parse_grounding("none") == ()
     with pytest.raises(ValueError, match="unknown grounded value"):
@@ -75,7 +75,7 @@ def test_urls_are_ones_the_conversation_shows(grounder):
 
 def test_answers_are_whole_pieces_of_the_conversation(grounder):
     request = grounder.request(MESSAGES)
-    source = "\n".join(m["content"] for m in MESSAGES[1:])
+    source = "\n".join(m["content"] for m in MESSAGES[1:]).replace("<think>search</think>", "")
     closed = 0
     for seed in range(20):
         text = walk(request, "<think>found</think>\n<answer>", lambda t: "</answer>" in t, seed)
@@ -106,6 +106,41 @@ def test_query_words_come_from_the_question_results_or_thought(grounder):
     assert closed >= 3
 
 
+def test_earlier_thoughts_are_not_a_source(grounder):
+    """A name the model garbled in an earlier thought is free text, not evidence: no value copies it."""
+    garbled = {"role": "assistant", "content": "<think>Zorbleq is the employer.</think>\n<tool_call>\n"
+               '{"name": "search", "arguments": {"query": ["Vetalen Gatis"]}}\n</tool_call>'}
+    request = grounder.request([*MESSAGES[:2], garbled, MESSAGES[3]])
+    assert b"Zorbleq" not in request.source and b'"Vetalen Gatis"' in request.source  # the call stays
+    shown = grounder.request([*MESSAGES[:3], {"role": "user", "content": RESULTS + "\nZorbleq is here."}])
+    for req, expect in ((request, False), (shown, True)):
+        starts = {req.g.token_bytes[i] for i in req.allowed(b"<answer>")}
+        assert any(b"Zorbleq".startswith(b) for b in starts if b.strip()) is expect
+
+
+def test_cjk_runs_of_a_thought_come_from_the_conversation(tok):
+    """Under ``thought``, a thought's ASCII text is free and each run of CJK text is copied whole
+    from the conversation; leaning to non-ASCII tokens, random walks still write only such runs."""
+    request = Grounder(tok, ("thought",)).request(MESSAGES)
+    source = "\n".join(m["content"] for m in MESSAGES[1:])
+    runs = 0
+    for seed in range(30):
+        rng, out = random.Random(seed), b"<think>I need the "
+        for _ in range(25):
+            if b"</think>" in out:
+                break
+            allowed = request.allowed(out)
+            cjk = sorted(i for i in allowed if not request.g.token_bytes[i].isascii())
+            out += request.g.token_bytes[rng.choice(cjk if cjk and rng.random() < 0.8 else sorted(allowed))]
+        text = out.decode("utf-8", "ignore").split("</think>")[0]
+        for run in re.findall(r"[^\x00-\x7f]+", text[:-1]):  # the last run may be unfinished
+            runs += 1
+            assert run in source, (run, text)
+    assert runs >= 20
+    assert request.allowed(b"<think>I need the ") >= request.g.ascii_ids  # English stays free
+    assert Grounder(tok, ("answer",)).request(MESSAGES).allowed(b"<think>I need the ") is None
+
+
 def test_outside_grounded_values_everything_is_allowed(grounder, tok):
     request = grounder.request(MESSAGES)
     assert request.allowed(b"<think>I need") is None
@@ -131,6 +166,45 @@ class Hallucinator(torch.nn.Module):
         logits = torch.zeros(input_ids.shape[0], input_ids.shape[1], self.vocab)
         logits[:, -1, self.script[min(self.step, len(self.script) - 1)]] = 10.0
         return SimpleNamespace(logits=logits, past_key_values=("cache",))
+
+
+class Repeater(Hallucinator):
+    """A model that wants to go on with ``script`` (a phrase, over and over) and, where it may not,
+    prefers the tokens that close a call."""
+
+    def __init__(self, tokenizer, script: str):
+        super().__init__(tokenizer, script)
+        self.closers = sorted(set(tokenizer('"]}}\n</tool_call>', add_special_tokens=False)["input_ids"]))
+
+    def forward(self, input_ids, **kwargs):
+        out = super().forward(input_ids, **kwargs)
+        out.logits[:, -1, self.closers] += 5.0
+        return out
+
+
+def _script_call(tok_dir, tok, script: str, grounding: tuple[str, ...]):
+    lm = LocalModel(LocalConfig(str(tok_dir), temperature=0.0, max_new_tokens=200, grounding=grounding),
+                    model=Repeater(tok, script))
+    return asyncio.run(lm.generate(MESSAGES))
+
+
+@pytest.mark.parametrize("field,grounding", [("query", ("format", "query")), ("goal", ("format",))])
+def test_a_value_that_repeats_itself_is_closed_in_time(tok_dir, tok, field, grounding):
+    """A model that repeats a phrase inside a query or a goal would run into ``max_tokens`` and lose
+    the call; grounded, the string closes by MAX_VALUE_BYTES and the call is whole."""
+    from webagent.llm.grounding import MAX_VALUE_BYTES
+    from webagent.protocol import parse_reply
+
+    head = ('<tool_call>\n{"name": "search", "arguments": {"query": ["' if field == "query" else
+            '<tool_call>\n{"name": "visit", "arguments": {"url": ["http://www.openpedia.test/wiki/Vetalen_Gatis"], "goal": "')
+    script = head + "Vetalen Gatis " * 60
+    assert _script_call(tok_dir, tok, script, ()).finish_reason == "length"
+    c = _script_call(tok_dir, tok, script, grounding)
+    calls = parse_reply(c.text).tool_calls
+    assert c.finish_reason == "stop" and len(calls) == 1 and calls[0].ok, c.text
+    value = calls[0].arguments[field]
+    value = value[0] if isinstance(value, list) else value
+    assert value.startswith("Vetalen Gatis Vetalen") and MAX_VALUE_BYTES <= len(value.encode()) <= MAX_VALUE_BYTES + 16
 
 
 def test_format_keeps_every_reply_to_one_valid_call_or_answer(tok):

@@ -11,7 +11,13 @@ import pytest
 
 from _tools_web import ROOT, FakeWeb
 from webagent.llm.scripted import ScriptedModel
-from webagent.tools.extract import LexicalExtractor, LLMExtractor, parse_json_object, split_passages
+from webagent.tools.extract import (
+    LexicalExtractor,
+    LLMExtractor,
+    link_density,
+    parse_json_object,
+    split_passages,
+)
 from webagent.tools.visit import VisitTool, format_failure, format_visit
 from webagent.web.fetch import FetchConfig, Fetcher
 
@@ -125,6 +131,23 @@ def test_evidence_of_an_infobox_page_holds_the_value():
     found = LexicalExtractor(320, 200).extract_sync(html_to_markdown(html, "http://u.test/people/vg/"), "employer")
     assert "University of Mozomar" in found.evidence
     assert found.summary.startswith("employer: University of Mozomar")  # bold markers are not text
+
+
+def test_a_menu_that_names_the_goal_loses_to_the_text_that_has_it():
+    # A layout table, as on a game site: the menu row names every section ("Studio"), the content
+    # row is one long cell whose value sits far from its start.
+    menu = " \\| ".join(f"[{s}](http://g.test/{s.lower()}/)" for s in ("Home", "Characters", "Studio", "News"))
+    facts = ("Chronicles release date Nov 18, 2013 genre open-world exploration platforms PC, consoles "
+             "and mobile " + "patch notes and cast " * 12 + "developer [Thodell Studios](http://g.test/studio/) "
+             "director Ornor Kalor copies sold 14,513,000")
+    page = f"| **Chronicles** {menu} | |\n| --- | --- |\n| {facts} | |"
+    assert link_density(menu) > 0.9 and link_density(facts) < 0.2
+    found = LexicalExtractor(200, 200).extract_sync(page, "studio")
+    assert "Thodell Studios" in found.evidence and "Characters" not in found.evidence
+    assert found.evidence.startswith("…") and len(found.evidence) <= 200
+    assert "Ornor Kalor" in LexicalExtractor(200, 200).extract_sync(page, "director").evidence
+    # Where the match is near the start, the passage is quoted from its start as before.
+    assert LexicalExtractor(200, 200).extract_sync(page, "genre").evidence.startswith("| Chronicles release")
 
 
 def test_split_passages_cuts_long_blocks():

@@ -4,7 +4,7 @@ conversation actually contains.
 A small model that has learnt the protocol but copies unreliably writes URLs that were never shown
 to it, search queries with invented names, answers that appear nowhere, and tool calls whose JSON
 breaks half-way: one wrong token and the rest is its own. Grounded decoding restricts the tokens it
-may sample, the way vLLM's guided decoding keeps a reply to a grammar. Four rules, each on request:
+may sample, the way vLLM's guided decoding keeps a reply to a grammar. Five rules, each on request:
 
 - ``format``: the reply is one protocol turn, written the way :func:`webagent.protocol.format_assistant`
   writes it: an optional ``<think>`` block, then either one ``<tool_call>`` whose body is
@@ -14,11 +14,20 @@ may sample, the way vLLM's guided decoding keeps a reply to a grammar. Four rule
 - ``url``: the ``url`` argument of a tool call must be one of the URLs that appear in the
   conversation (a search result, a link of a visited page, a URL in the question), whole;
 - ``query``: every word of the ``query`` argument must occur, as a whole word, in the
-  conversation or in the thought written before the call (which may name the attribute wanted);
+  conversation or in the thought written before the call (which may name the attribute wanted),
+  and a query ends by :data:`MAX_VALUE_BYTES`;
 - ``answer``: the text inside ``<answer>`` must occur in the conversation as one piece that starts
-  and ends at word boundaries (any character boundary in CJK text).
+  and ends at word boundaries (any character boundary in CJK text);
+- ``thought``: every run of non-ASCII text in a thought (a Chinese name or attribute) must be a
+  piece of the conversation; ASCII text stays free. A small model copies CJK text byte by byte
+  and garbles it ("加坏" for 制作人), and the query, goal and answer then copy the garbled word
+  from the thought; English words it copies whole, and reasons in.
 
-Thoughts and goals stay free. Walker-style agents get the same guarantee by construction (they
+The conversation here is the question, the tool output and the calls made so far, not the model's
+earlier thoughts: those are free text, and a name it once garbled there must not become a value.
+Goals stay free; under ``format`` a free argument (a goal) also ends by
+:data:`MAX_VALUE_BYTES`, since a small model that starts repeating itself would otherwise run into
+its ``max_tokens`` and lose the whole call. Walker-style agents get the same guarantee by construction (they
 choose among the page's links); this gives it to a ReAct agent's free text. It changes what a model
 can say, so reports name it; it is off unless asked for. The ``answer`` rule suits extractive
 questions only: an answer computed from the evidence (a sum, a difference, a yes/no) is not in the
@@ -37,7 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-GROUNDABLE = ("format", "url", "query", "answer")
+GROUNDABLE = ("format", "url", "query", "answer", "thought")
 
 _URL = re.compile(rb"https?://[^\s\"'<>()\[\]|`]+")
 _THINK_OPEN, _THINK_CLOSE = b"<think>", b"</think>"
@@ -50,6 +59,10 @@ _JSON_UNSAFE = re.compile(rb'["\\\x00-\x1f]')
 _RULES = {"arg:url": "url", "arg:query": "query", "answer": "answer"}
 """The grounding rule of each kind of value that has one."""
 _IDENT = re.compile(rb"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*")
+_THOUGHT = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
+MAX_VALUE_BYTES = 96
+"""Longest query or free argument string under grounding: 32 CJK characters or about 16 English
+words, beyond the longest the training data writes (87 bytes)."""
 
 
 def parse_grounding(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -100,6 +113,8 @@ class Grounder:
         """Tokens of free text: every ordinary piece."""
         self.json_ids = {i for i in self.text_ids if not _JSON_UNSAFE.search(self.token_bytes[i])}
         """Tokens of free text inside a JSON string: no quote, backslash or control byte."""
+        self.ascii_ids = {i for i in self.text_ids if self.token_bytes[i].isascii()}
+        """Tokens of ASCII text: free inside a grounded thought."""
         self.root = _Node()
         for i, b in enumerate(self.token_bytes):
             if not b:
@@ -130,7 +145,7 @@ class Grounder:
         """The sources of one request: the text of every message but the system prompt (values),
         and of every message (tool and argument names)."""
         texts = [(m.get("role"), str(m.get("content") or "")) for m in messages]
-        source = "\n".join(t for role, t in texts if role != "system")
+        source = "\n".join(_THOUGHT.sub("", t) if role == "assistant" else t for role, t in texts if role != "system")
         return RequestGrounding(self, source.encode("utf-8"), "\n".join(t for _, t in texts).encode("utf-8"))
 
 
@@ -143,6 +158,7 @@ class RequestGrounding:
         self.prompt = source if prompt is None else prompt
         self.urls = sorted(set(_URL.findall(source)))
         self.format = "format" in grounder.fields
+        self._run_starts: set[int] | None = None
 
     def allowed(self, reply: bytes) -> set[int] | None:
         """The allowed next tokens, or None where nothing constrains the reply here (or no token
@@ -165,14 +181,20 @@ class RequestGrounding:
         _, kind, value, closer = state
         rule = _RULES.get(kind)
         grounded = rule in self.g.fields
+        partial = [k for k in range(1, len(closer)) if value.endswith(closer[:k])]
+        if kind == "thought" and "thought" in self.g.fields:
+            free, runs = self._thought(value)
+            ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
+            return free, runs + [c for end in ends for c in self._ahead(reply, end, budget)]
         if not grounded and not self.format:
             return None, None
-        partial = [k for k in range(1, len(closer)) if value.endswith(closer[:k])]
         if grounded and partial:  # half-way through "</answer>": only the rest of it
             return None, [c for k in partial for c in self._ahead(reply, closer[k:], budget)]
         if not grounded and kind not in ("name", "key"):  # free text: a thought, a goal, a free answer
             free = self.g.json_ids if kind.startswith("arg:") else self.g.text_ids
             ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
+            if kind.startswith("arg:") and len(value) >= MAX_VALUE_BYTES and ends and _whole_chars(value):
+                free = None  # long enough: the string closes now
             return free, [c for end in ends for c in self._ahead(reply, end, budget)]
         values = self._value(rule or kind, value, reply)
         conts = [(v[:budget], False, 0) for v, _ in values]
@@ -191,6 +213,8 @@ class RequestGrounding:
             # A query is a JSON string: its words may not carry a quote or a line break along.
             conts = [(_JSON_UNSAFE.split(c, 1)[0], False) for c in _continuations(word, source, self.g.window)]
             if word and _ends_word(word, source):
+                if len(value) >= MAX_VALUE_BYTES:
+                    return [(b"", True)]  # long enough: the query ends with this word
                 conts += [(b" ", False), (b"", True)]
             return conts
         if kind in ("name", "key"):  # one identifier that the prompt spells out
@@ -200,6 +224,19 @@ class RequestGrounding:
             return [(r, False) for r in set(rests)] + [(b"", True)] * (b"" in rests)
         conts = [(c, False) for c in _continuations(value, self.source, self.g.window)]
         return conts + [(b"", True)] * bool(value.strip() and _ends_word(value, self.source))
+
+    def _thought(self, value: bytes) -> tuple[set[int], list[tuple[bytes, bool, int]]]:
+        """Under ``thought``: free ASCII tokens where the thought may leave its non-ASCII run, and
+        continuations that go on with the run, or start a new one, as the conversation does."""
+        run = value[len(value.rstrip(bytes(range(128, 256)))):]  # the trailing non-ASCII bytes
+        if not run:
+            if self._run_starts is None:  # ASCII, or a token that begins a piece of the source's CJK text
+                starts = [(_ascii_cut(p + self.source[i:i + self.g.window]), False, 0)
+                          for i in range(len(self.source)) if self.source[i] >= 0xC0 for p in (b"", b" ")]
+                self._run_starts = self.g.ascii_ids | self.g.allowed(starts)
+            return self._run_starts, []
+        conts = [(_ascii_cut(c), False, 0) for c in _continuations(run, self.source, self.g.window)]
+        return (self.g.ascii_ids if _whole_chars(run) else set()), conts
 
     def _ahead(self, reply: bytes, literal: bytes, budget: int) -> list[tuple[bytes, bool, int]]:
         """Continuations that start with the protocol text ``literal``, extended by what the
@@ -273,9 +310,13 @@ def _parse(reply: bytes) -> tuple | None:
                 if p.choice(b': "', b': ["') == 0:
                     p.text("arg:" + key, b'"')
                 else:
+                    start = p.i
                     p.text("arg:" + key, b'"')
-                    while p.choice(b', "', b"]") == 0:
+                    # A list ends by MAX_VALUE_BYTES too, or a repeating model goes on item by item.
+                    while p.i - start < MAX_VALUE_BYTES and p.choice(b', "', b"]") == 0:
                         p.text("arg:" + key, b'"')
+                    if p.i - start >= MAX_VALUE_BYTES and p.reply[p.i - 1:p.i] != b"]":
+                        p.choice(b"]")
                 more = p.choice(b', "', b"}") == 0
             p.choice(b"}\n" + _CALL_CLOSE)
     except _Open as e:
@@ -316,6 +357,21 @@ def _starts_word(source: bytes, i: int) -> bool:
     return not _alnum(b) or i == 0 or not _alnum(source[i - 1])
 
 
+def _ascii_cut(text: bytes) -> bytes:
+    """``text`` up to its first ASCII byte after a non-ASCII one: where a CJK run ends."""
+    m = re.search(rb"[\x80-\xff][\x00-\x7f]", text)
+    return text[:m.start() + 1] if m else text
+
+
+def _whole_chars(text: bytes) -> bool:
+    """Whether ``text`` ends at a character boundary (not half-way through a CJK character)."""
+    for back in range(1, min(4, len(text)) + 1):
+        b = text[-back]
+        if b < 0x80 or b >= 0xC0:  # an ASCII byte or the lead byte of the last character
+            return back == (1 if b < 0x80 else 2 if b < 0xE0 else 3 if b < 0xF0 else 4)
+    return True
+
+
 def _alnum(b: int) -> bool:
     return b < 0x80 and chr(b).isalnum()
 
@@ -327,6 +383,9 @@ def _boundary(next_byte: bytes) -> bool:
 def _open_value(reply: bytes) -> tuple | None:
     """Without ``format``: the grounded value the reply is in the middle of, found by pattern
     (``("value", kind, bytes so far, closer)``), or None."""
+    t = reply.rfind(_THINK_OPEN)
+    if t >= 0 and reply.rfind(_THINK_CLOSE) < t:
+        return ("value", "thought", reply[t + len(_THINK_OPEN):], _THINK_CLOSE)
     a = reply.rfind(_ANSWER_OPEN)
     if a >= 0 and reply.rfind(_ANSWER_CLOSE) < a:
         return ("value", "answer", reply[a + len(_ANSWER_OPEN):], _ANSWER_CLOSE)

@@ -80,8 +80,8 @@ class LocalConfig:
     model object after each update."""
     grounding: str | tuple[str, ...] = ()
     """Rules of grounded decoding: ``format`` (replies keep to the protocol), ``url``, ``query``,
-    ``answer`` (values kept to the conversation's text); a tuple, or one comma-separated string;
-    ``all``: the four; see :mod:`webagent.llm.grounding`. Empty: sample freely."""
+    ``answer`` (values kept to the conversation's text), ``thought`` (its CJK text too); a tuple, or one comma-separated string;
+    ``all``: every rule; see :mod:`webagent.llm.grounding`. Empty: sample freely."""
 
 
 _MIN_REUSE = 16

@@ -130,7 +130,9 @@ class LexicalExtractor:
         passages = split_passages(content)
         if not passages:
             return Extraction("The page has no readable text.", "The page is empty.")
-        scores = bm25_scores(passages, goal)
+        # A navigation bar names every section ("Studio", "People"), so it matches many goals
+        # while saying nothing: a passage counts in proportion to its text outside links.
+        scores = [s * (1 - link_density(p)) ** 2 for s, p in zip(bm25_scores(passages, goal), passages, strict=True)]
         ranked = sorted(range(len(passages)), key=lambda i: (-scores[i], i))
         matched = [i for i in ranked if scores[i] > 0]
         if not matched:
@@ -141,6 +143,10 @@ class LexicalExtractor:
             first = split_sentences(plain_text(prose[0]))[0]
             summary = f"The page does not mention the goal's terms directly. It begins: {first}"
             return Extraction(_cut(evidence, self.max_evidence_chars), _cut(summary, self.max_summary_chars))
+        # A passage longer than the whole budget (a layout table's cell) is quoted around its
+        # first match, not from its beginning, where the match may be cut off.
+        passages = [_window(p, goal, self.max_evidence_chars) if i in matched else p
+                    for i, p in enumerate(passages)]
         chosen = self._fill(matched, passages)
         evidence = "\n\n".join(passages[i] for i in sorted(chosen))
         # The budget holds whatever the passages look like (the first one is always kept).
@@ -208,6 +214,36 @@ def _as_sentence(unit: str) -> str:
 
 
 _HAS_CJK = re.compile("[\u3400-\u9fff]")
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def link_density(passage: str) -> float:
+    """The share of a passage's letters and digits that are link text (a menu: close to 1)."""
+    text = _letters(plain_text(passage))
+    linked = sum(_letters(m.group(1)) for m in _LINK.finditer(passage))
+    return min(1.0, linked / text) if text else 0.0
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def _window(passage: str, goal: str, limit: int) -> str:
+    """``passage`` cut to ``limit`` characters around the first place a term of ``goal`` occurs
+    (from a word start, a third of the way in), or whole when it fits or nothing matches."""
+    if len(passage) <= limit:
+        return passage
+    low = passage.lower()
+    hits = [i for i in (low.find(t) for t in query_terms(goal)) if i >= 0]
+    if not hits or min(hits) < limit // 2:
+        return passage
+    start = passage.find(" ", min(hits) - limit // 3) + 1 or min(hits)
+    text = passage[start:start + limit - 1]
+    if start + limit - 1 < len(passage) and " " in text:
+        text = text[:text.rfind(" ")]  # end at a word too (not inside a link's target)
+    return "…" + text
 
 
 def _is_heading(passage: str) -> bool:
