@@ -132,12 +132,16 @@ def test_cjk_runs_of_a_thought_come_from_the_conversation(tok):
             allowed = request.allowed(out)
             cjk = sorted(i for i in allowed if not request.g.token_bytes[i].isascii())
             out += request.g.token_bytes[rng.choice(cjk if cjk and rng.random() < 0.8 else sorted(allowed))]
+        if b"</think>" in out:  # a thought closes only at a whole character
+            out.split(b"</think>")[0].decode("utf-8")
         text = out.decode("utf-8", "ignore").split("</think>")[0]
         for run in re.findall(r"[^\x00-\x7f]+", text[:-1]):  # the last run may be unfinished
             runs += 1
             assert run in source, (run, text)
     assert runs >= 20
     assert request.allowed(b"<think>I need the ") >= request.g.ascii_ids  # English stays free
+    half = "I need the 岚文".encode()[:-2]  # half-way through 文: neither English nor "</think>" yet
+    assert all(not request.g.token_bytes[i].isascii() for i in request.allowed(b"<think>" + half))
     assert Grounder(tok, ("answer",)).request(MESSAGES).allowed(b"<think>I need the ") is None
 
 
@@ -182,29 +186,56 @@ class Repeater(Hallucinator):
         return out
 
 
-def _script_call(tok_dir, tok, script: str, grounding: tuple[str, ...]):
-    lm = LocalModel(LocalConfig(str(tok_dir), temperature=0.0, max_new_tokens=200, grounding=grounding),
+def _script_call(tok_dir, tok, script: str, grounding: tuple[str, ...], max_new_tokens: int = 200):
+    lm = LocalModel(LocalConfig(str(tok_dir), temperature=0.0, max_new_tokens=max_new_tokens, grounding=grounding),
                     model=Repeater(tok, script))
     return asyncio.run(lm.generate(MESSAGES))
 
 
-@pytest.mark.parametrize("field,grounding", [("query", ("format", "query")), ("goal", ("format",))])
-def test_a_value_that_repeats_itself_is_closed_in_time(tok_dir, tok, field, grounding):
-    """A model that repeats a phrase inside a query or a goal would run into ``max_tokens`` and lose
-    the call; grounded, the string closes by MAX_VALUE_BYTES and the call is whole."""
-    from webagent.llm.grounding import MAX_VALUE_BYTES
+QUERY_HEAD = '<tool_call>\n{"name": "search", "arguments": {"query": ["'
+GOAL_HEAD = ('<tool_call>\n{"name": "visit", "arguments": {"url": ["http://www.openpedia.test/wiki/Vetalen_Gatis"], '
+             '"goal": "')
+
+
+def _one_call(c, field: str) -> str:
     from webagent.protocol import parse_reply
 
-    head = ('<tool_call>\n{"name": "search", "arguments": {"query": ["' if field == "query" else
-            '<tool_call>\n{"name": "visit", "arguments": {"url": ["http://www.openpedia.test/wiki/Vetalen_Gatis"], "goal": "')
-    script = head + "Vetalen Gatis " * 60
-    assert _script_call(tok_dir, tok, script, ()).finish_reason == "length"
-    c = _script_call(tok_dir, tok, script, grounding)
     calls = parse_reply(c.text).tool_calls
     assert c.finish_reason == "stop" and len(calls) == 1 and calls[0].ok, c.text
     value = calls[0].arguments[field]
-    value = value[0] if isinstance(value, list) else value
+    return value[0] if isinstance(value, list) else value
+
+
+def test_a_goal_that_repeats_itself_is_closed_in_time(tok_dir, tok):
+    """A model that repeats a phrase inside a goal would run into ``max_tokens`` and lose the call;
+    grounded, the string closes by MAX_VALUE_BYTES and the call is whole."""
+    from webagent.llm.grounding import MAX_VALUE_BYTES
+
+    script = GOAL_HEAD + "Vetalen Gatis " * 60
+    assert _script_call(tok_dir, tok, script, ()).finish_reason == "length"
+    value = _one_call(_script_call(tok_dir, tok, script, ("format",)), "goal")
     assert value.startswith("Vetalen Gatis Vetalen") and MAX_VALUE_BYTES <= len(value.encode()) <= MAX_VALUE_BYTES + 16
+
+
+def test_a_query_ends_at_a_word_it_already_has(tok_dir, tok):
+    """Queries that repeat themselves ("工程大会 工程大会 ...") end at the first word said twice; a
+    second space never starts a word."""
+    script = QUERY_HEAD + "Vetalen Gatis " * 60
+    assert _script_call(tok_dir, tok, script, ()).finish_reason == "length"
+    assert _one_call(_script_call(tok_dir, tok, script, ("format", "query")), "query") == "Vetalen Gatis Vetalen"
+    request = Grounder(tok, ("format", "query")).request(MESSAGES)
+    after_space = {request.g.token_bytes[i] for i in request.allowed((QUERY_HEAD + "Vetalen ").encode())}
+    assert any(b and b"Gatis".startswith(b) for b in after_space) and not any(b.startswith(b" ") for b in after_space)
+
+
+def test_a_value_closes_before_the_reply_runs_out_of_tokens(tok_dir, tok):
+    """A CJK value costs several tokens a character, so it can reach ``max_tokens`` before
+    MAX_VALUE_BYTES: near the end of the budget the value closes and the call stays whole."""
+    script = GOAL_HEAD + "岚文大学" * 30
+    budget = len(tok(GOAL_HEAD, add_special_tokens=False)["input_ids"]) + 24
+    assert _script_call(tok_dir, tok, script, (), budget).finish_reason == "length"
+    value = _one_call(_script_call(tok_dir, tok, script, ("format",), budget), "goal")
+    assert "岚文大学" in value and len(value.encode()) < 96
 
 
 def test_format_keeps_every_reply_to_one_valid_call_or_answer(tok):

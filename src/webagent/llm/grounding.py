@@ -14,8 +14,9 @@ may sample, the way vLLM's guided decoding keeps a reply to a grammar. Five rule
 - ``url``: the ``url`` argument of a tool call must be one of the URLs that appear in the
   conversation (a search result, a link of a visited page, a URL in the question), whole;
 - ``query``: every word of the ``query`` argument must occur, as a whole word, in the
-  conversation or in the thought written before the call (which may name the attribute wanted),
-  and a query ends by :data:`MAX_VALUE_BYTES`;
+  conversation or in the thought written before the call (which may name the attribute wanted);
+  a query ends by :data:`MAX_VALUE_BYTES`, at a word it already has, or when the reply is about
+  to run out of tokens (:data:`CLOSING_TOKENS`);
 - ``answer``: the text inside ``<answer>`` must occur in the conversation as one piece that starts
   and ends at word boundaries (any character boundary in CJK text);
 - ``thought``: every run of non-ASCII text in a thought (a Chinese name or attribute) must be a
@@ -63,6 +64,10 @@ _THOUGHT = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 MAX_VALUE_BYTES = 96
 """Longest query or free argument string under grounding: 32 CJK characters or about 16 English
 words, beyond the longest the training data writes (87 bytes)."""
+CLOSING_TOKENS = 16
+"""Tokens left in a reply at which an argument value closes at its next chance: enough to finish
+the word and write ``"]}}`` and ``</tool_call>``. A CJK query costs 2-3 tokens a character in a
+small English vocabulary, so it can hit ``max_tokens`` well before :data:`MAX_VALUE_BYTES`."""
 
 
 def parse_grounding(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -158,11 +163,14 @@ class RequestGrounding:
         self.prompt = source if prompt is None else prompt
         self.urls = sorted(set(_URL.findall(source)))
         self.format = "format" in grounder.fields
+        self.closing = False
         self._run_starts: set[int] | None = None
 
-    def allowed(self, reply: bytes) -> set[int] | None:
+    def allowed(self, reply: bytes, tokens_left: int | None = None) -> set[int] | None:
         """The allowed next tokens, or None where nothing constrains the reply here (or no token
-        could continue it, which leaves the model free rather than stuck)."""
+        could continue it, which leaves the model free rather than stuck). ``tokens_left``: how
+        many tokens the reply may still take; near the end an argument value closes."""
+        self.closing = tokens_left is not None and tokens_left <= CLOSING_TOKENS
         free, conts = self._next(reply, self.g.window)
         if free is None and conts is None:
             return None
@@ -184,7 +192,7 @@ class RequestGrounding:
         partial = [k for k in range(1, len(closer)) if value.endswith(closer[:k])]
         if kind == "thought" and "thought" in self.g.fields:
             free, runs = self._thought(value)
-            ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
+            ends = [closer[k:] for k in partial] + [closer] if value.strip() and _whole_chars(value) else []
             return free, runs + [c for end in ends for c in self._ahead(reply, end, budget)]
         if not grounded and not self.format:
             return None, None
@@ -193,7 +201,8 @@ class RequestGrounding:
         if not grounded and kind not in ("name", "key"):  # free text: a thought, a goal, a free answer
             free = self.g.json_ids if kind.startswith("arg:") else self.g.text_ids
             ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
-            if kind.startswith("arg:") and len(value) >= MAX_VALUE_BYTES and ends and _whole_chars(value):
+            long = len(value) >= MAX_VALUE_BYTES or self.closing
+            if kind.startswith("arg:") and long and ends and _whole_chars(value):
                 free = None  # long enough: the string closes now
             return free, [c for end in ends for c in self._ahead(reply, end, budget)]
         values = self._value(rule or kind, value, reply)
@@ -208,13 +217,17 @@ class RequestGrounding:
         if kind == "url":
             return [(u[len(value):], True) for u in self.urls if u.startswith(value)]
         if kind == "query":
-            word = value.rsplit(b" ", 1)[-1]
+            *before, word = value.split(b" ")
             source = self.source + b"\n" + reply[:reply.rfind(_CALL_OPEN)]  # + the thought
-            # A query is a JSON string: its words may not carry a quote or a line break along.
-            conts = [(_JSON_UNSAFE.split(c, 1)[0], False) for c in _continuations(word, source, self.g.window)]
+            # A query is a JSON string: its words may not carry a quote or a line break along, and
+            # a new word starts with a letter, not a second space.
+            conts = [(_JSON_UNSAFE.split(c, 1)[0], False) for c in _continuations(word, source, self.g.window)
+                     if word or not c.startswith(b" ")]
             if word and _ends_word(word, source):
-                if len(value) >= MAX_VALUE_BYTES:
-                    return [(b"", True)]  # long enough: the query ends with this word
+                # Long enough, out of tokens, or a word said twice (a small model that starts
+                # repeating itself, "工程大会 工程大会 ...", would go on to the end): it ends here.
+                if len(value) >= MAX_VALUE_BYTES or self.closing or word in before:
+                    return [(b"", True)]
                 conts += [(b" ", False), (b"", True)]
             return conts
         if kind in ("name", "key"):  # one identifier that the prompt spells out

@@ -422,7 +422,7 @@ class LocalModel:
         for i, row in enumerate(rows):
             if row.done or row.req.grounding is None:
                 continue
-            allowed = row.req.grounding.allowed(bytes(row.reply))
+            allowed = row.req.grounding.allowed(bytes(row.reply), row.req.max_new - len(row.token_ids))
             if allowed is None:
                 continue
             if masked is None:

@@ -132,7 +132,7 @@ class LexicalExtractor:
             return Extraction("The page has no readable text.", "The page is empty.")
         # A navigation bar names every section ("Studio", "People"), so it matches many goals
         # while saying nothing: a passage counts in proportion to its text outside links.
-        scores = [s * (1 - link_density(p)) ** 2 for s, p in zip(bm25_scores(passages, goal), passages, strict=True)]
+        scores = [s and s * (1 - link_density(p)) ** 2 for s, p in zip(bm25_scores(passages, goal), passages, strict=True)]
         ranked = sorted(range(len(passages)), key=lambda i: (-scores[i], i))
         matched = [i for i in ranked if scores[i] > 0]
         if not matched:
@@ -221,13 +221,19 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 def link_density(passage: str) -> float:
     """The share of a passage's letters and digits that are link text (a menu: close to 1)."""
+    if "](" not in passage:
+        return 0.0
     text = _letters(plain_text(passage))
     linked = sum(_letters(m.group(1)) for m in _LINK.finditer(passage))
     return min(1.0, linked / text) if text else 0.0
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _letters(text: str) -> int:
-    return sum(ch.isalnum() for ch in text)
+    """How many letters and digits ``text`` has (``str.isalnum``'s, in C rather than per character)."""
+    return len(_NOT_ALNUM.sub("", text))
 
 
 def _window(passage: str, goal: str, limit: int) -> str:
