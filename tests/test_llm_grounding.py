@@ -217,12 +217,15 @@ def test_a_goal_that_repeats_itself_is_closed_in_time(tok_dir, tok):
     assert value.startswith("Vetalen Gatis Vetalen") and MAX_VALUE_BYTES <= len(value.encode()) <= MAX_VALUE_BYTES + 16
 
 
-def test_a_query_ends_at_a_word_it_already_has(tok_dir, tok):
-    """Queries that repeat themselves ("工程大会 工程大会 ...") end at the first word said twice; a
+def test_a_query_ends_where_it_starts_a_loop(tok_dir, tok):
+    """Queries that repeat themselves ("工程大会 工程大会 ...") end once their last words say again
+    the ones before them; a word that comes back later ("of" in a name) does not end them, and a
     second space never starts a word."""
     script = QUERY_HEAD + "Vetalen Gatis " * 60
     assert _script_call(tok_dir, tok, script, ()).finish_reason == "length"
-    assert _one_call(_script_call(tok_dir, tok, script, ("format", "query")), "query") == "Vetalen Gatis Vetalen"
+    assert _one_call(_script_call(tok_dir, tok, script, ("format", "query")), "query") == "Vetalen Gatis Vetalen Gatis"
+    name = "University of Mozomar employer: University of Mozomar"
+    assert _one_call(_script_call(tok_dir, tok, QUERY_HEAD + name + '"]}}', ("format", "query")), "query") == name
     request = Grounder(tok, ("format", "query")).request(MESSAGES)
     after_space = {request.g.token_bytes[i] for i in request.allowed((QUERY_HEAD + "Vetalen ").encode())}
     assert any(b and b"Gatis".startswith(b) for b in after_space) and not any(b.startswith(b" ") for b in after_space)

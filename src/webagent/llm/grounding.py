@@ -15,8 +15,8 @@ may sample, the way vLLM's guided decoding keeps a reply to a grammar. Five rule
   conversation (a search result, a link of a visited page, a URL in the question), whole;
 - ``query``: every word of the ``query`` argument must occur, as a whole word, in the
   conversation or in the thought written before the call (which may name the attribute wanted);
-  a query ends by :data:`MAX_VALUE_BYTES`, at a word it already has, or when the reply is about
-  to run out of tokens (:data:`CLOSING_TOKENS`);
+  a query ends by :data:`MAX_VALUE_BYTES`, once its last words repeat the ones before them, or
+  when the reply is about to run out of tokens (:data:`CLOSING_TOKENS`);
 - ``answer``: the text inside ``<answer>`` must occur in the conversation as one piece that starts
   and ends at word boundaries (any character boundary in CJK text);
 - ``thought``: every run of non-ASCII text in a thought (a Chinese name or attribute) must be a
@@ -224,9 +224,9 @@ class RequestGrounding:
             conts = [(_JSON_UNSAFE.split(c, 1)[0], False) for c in _continuations(word, source, self.g.window)
                      if word or not c.startswith(b" ")]
             if word and _ends_word(word, source):
-                # Long enough, out of tokens, or a word said twice (a small model that starts
-                # repeating itself, "工程大会 工程大会 ...", would go on to the end): it ends here.
-                if len(value) >= MAX_VALUE_BYTES or self.closing or word in before:
+                # Long enough, out of tokens, or repeating itself (a small model that starts a loop,
+                # "工程大会 工程大会 ...", would go on to the end): it ends here.
+                if len(value) >= MAX_VALUE_BYTES or self.closing or _repeats([*before, word]):
                     return [(b"", True)]
                 conts += [(b" ", False), (b"", True)]
             return conts
@@ -337,6 +337,12 @@ def _parse(reply: bytes) -> tuple | None:
     except _Off:
         return None
     return ("end",) if p.i == len(reply) else None
+
+
+def _repeats(words: list[bytes]) -> bool:
+    """Whether the last one, two or three words say again the ones just before them ("a b a b"),
+    the start of a loop; a word that comes back later is fine ("University of X Department of Y")."""
+    return any(len(words) >= 2 * k and words[-k:] == words[-2 * k:-k] for k in (1, 2, 3))
 
 
 def _occurrences(piece: bytes, source: bytes):
