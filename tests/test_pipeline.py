@@ -165,7 +165,7 @@ def test_a_trained_model_decodes_as_its_runtime_says(tiny_run):
                          api_key_env="OPENAI_API_KEY", temperature=0.0, top_p=None)
         return _model(args).grounder
 
-    assert grounder("react", None).fields == ("format", "url", "query", "answer")
+    assert grounder("react", None).fields == ("format", "url", "query", "answer", "thought")
     assert grounder("react", "none") is None and grounder("walker", None) is None
     assert grounder("react", "url").fields == ("url",)
     cfg = EvalConfig(benchmark="b.jsonl", llm="local", model=sft)

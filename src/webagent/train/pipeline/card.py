@@ -43,12 +43,14 @@ def _lineage_lines(card: dict[str, Any]) -> str:
 
 
 def _detours(p: dict[str, Any], traj: dict[str, Any]) -> str:
-    """The oracle's deliberate wrong pages, when the run had any."""
+    """The oracle's deliberate wrong pages and plan thoughts, when the run had them."""
     share = p.get("oracle_p_wrong_page") or 0
-    if not share:
-        return ""
-    return (f"; in {share:.0%} of episodes it first opens a wrong search hit and recovers, and that turn "
-            f"is shown but not trained (`\"loss\": false`; {traj.get('detour_turns', '?')} turns)")
+    out = ("; its thoughts name every hop first, repeat the hop to come before each visit and quote the "
+           "page's line with the answer (`oracle_plans`)") if p.get("oracle_plans") else ""
+    if share:
+        out += (f"; in {share:.0%} of episodes it first opens a wrong search hit and recovers, and that turn "
+                f"is shown but not trained (`\"loss\": false`; {traj.get('detour_turns', '?')} turns)")
+    return out
 
 
 def _reproduce(card: dict[str, Any]) -> str:
