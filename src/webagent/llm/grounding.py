@@ -27,7 +27,7 @@ may sample, the way vLLM's guided decoding keeps a reply to a grammar. Five rule
 The conversation here is the question, the tool output and the calls made so far, not the model's
 earlier thoughts: those are free text, and a name it once garbled there must not become a value.
 Goals stay free; under ``format`` a free argument (a goal) also ends by
-:data:`MAX_VALUE_BYTES`, since a small model that starts repeating itself would otherwise run into
+:data:`MAX_VALUE_BYTES` or with :data:`CLOSING_TOKENS` left, since a small model that starts repeating itself would otherwise run into
 its ``max_tokens`` and lose the whole call. Walker-style agents get the same guarantee by construction (they
 choose among the page's links); this gives it to a ReAct agent's free text. It changes what a model
 can say, so reports name it; it is off unless asked for. The ``answer`` rule suits extractive

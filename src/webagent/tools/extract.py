@@ -145,8 +145,8 @@ class LexicalExtractor:
             return Extraction(_cut(evidence, self.max_evidence_chars), _cut(summary, self.max_summary_chars))
         # A passage longer than the whole budget (a layout table's cell) is quoted around its
         # first match, not from its beginning, where the match may be cut off.
-        passages = [_window(p, goal, self.max_evidence_chars) if i in matched else p
-                    for i, p in enumerate(passages)]
+        hit = set(matched)
+        passages = [_window(p, goal, self.max_evidence_chars) if i in hit else p for i, p in enumerate(passages)]
         chosen = self._fill(matched, passages)
         evidence = "\n\n".join(passages[i] for i in sorted(chosen))
         # The budget holds whatever the passages look like (the first one is always kept).
