@@ -239,6 +239,10 @@ def test_a_value_closes_before_the_reply_runs_out_of_tokens(tok_dir, tok):
     assert _script_call(tok_dir, tok, script, (), budget).finish_reason == "length"
     value = _one_call(_script_call(tok_dir, tok, script, ("format",), budget), "goal")
     assert "岚文大学" in value and len(value.encode()) < 96
+    # Free text closes only at a whole character: half-way through 文 the goal cannot end.
+    request = Grounder(tok, ("format",)).request(MESSAGES)
+    half = request.allowed((GOAL_HEAD + "岚文").encode()[:-2])
+    assert half and not any(request.g.token_bytes[i].startswith(b'"') for i in half)
 
 
 def test_format_keeps_every_reply_to_one_valid_call_or_answer(tok):

@@ -26,9 +26,10 @@ may sample, the way vLLM's guided decoding keeps a reply to a grammar. Five rule
 
 The conversation here is the question, the tool output and the calls made so far, not the model's
 earlier thoughts: those are free text, and a name it once garbled there must not become a value.
-Goals stay free; under ``format`` a free argument (a goal) also ends by
-:data:`MAX_VALUE_BYTES` or with :data:`CLOSING_TOKENS` left, since a small model that starts repeating itself would otherwise run into
-its ``max_tokens`` and lose the whole call. Walker-style agents get the same guarantee by construction (they
+Goals stay free; under ``format`` a free argument (a goal) also ends by :data:`MAX_VALUE_BYTES`
+or with :data:`CLOSING_TOKENS` left, since a small model that starts repeating itself would
+otherwise run into its ``max_tokens`` and lose the whole call, and free text closes only at a whole
+character. Walker-style agents get the same guarantee by construction (they
 choose among the page's links); this gives it to a ReAct agent's free text. It changes what a model
 can say, so reports name it; it is off unless asked for. The ``answer`` rule suits extractive
 questions only: an answer computed from the evidence (a sum, a difference, a yes/no) is not in the
@@ -190,9 +191,10 @@ class RequestGrounding:
         rule = _RULES.get(kind)
         grounded = rule in self.g.fields
         partial = [k for k in range(1, len(closer)) if value.endswith(closer[:k])]
+        # Where free text may close: after some text, and never half-way through a character.
+        ends = [closer[k:] for k in partial] + [closer] if value.strip() and _whole_chars(value) else []
         if kind == "thought" and "thought" in self.g.fields:
             free, runs = self._thought(value)
-            ends = [closer[k:] for k in partial] + [closer] if value.strip() and _whole_chars(value) else []
             return free, runs + [c for end in ends for c in self._ahead(reply, end, budget)]
         if not grounded and not self.format:
             return None, None
@@ -200,9 +202,7 @@ class RequestGrounding:
             return None, [c for k in partial for c in self._ahead(reply, closer[k:], budget)]
         if not grounded and kind not in ("name", "key"):  # free text: a thought, a goal, a free answer
             free = self.g.json_ids if kind.startswith("arg:") else self.g.text_ids
-            ends = [closer[k:] for k in partial] + [closer] if value.strip() else []
-            long = len(value) >= MAX_VALUE_BYTES or self.closing
-            if kind.startswith("arg:") and long and ends and _whole_chars(value):
+            if kind.startswith("arg:") and ends and self._full(value):
                 free = None  # long enough: the string closes now
             return free, [c for end in ends for c in self._ahead(reply, end, budget)]
         values = self._value(rule or kind, value, reply)
@@ -226,7 +226,7 @@ class RequestGrounding:
             if word and _ends_word(word, source):
                 # Long enough, out of tokens, or repeating itself (a small model that starts a loop,
                 # "工程大会 工程大会 ...", would go on to the end): it ends here.
-                if len(value) >= MAX_VALUE_BYTES or self.closing or _repeats([*before, word]):
+                if self._full(value) or _repeats([*before, word]):
                     return [(b"", True)]
                 conts += [(b" ", False), (b"", True)]
             return conts
@@ -237,6 +237,11 @@ class RequestGrounding:
             return [(r, False) for r in set(rests)] + [(b"", True)] * (b"" in rests)
         conts = [(c, False) for c in _continuations(value, self.source, self.g.window)]
         return conts + [(b"", True)] * bool(value.strip() and _ends_word(value, self.source))
+
+    def _full(self, value: bytes) -> bool:
+        """Whether an argument value should close at its next chance: long enough, or the reply is
+        nearly out of tokens."""
+        return len(value) >= MAX_VALUE_BYTES or self.closing
 
     def _thought(self, value: bytes) -> tuple[set[int], list[tuple[bytes, bool, int]]]:
         """Under ``thought``: free ASCII tokens where the thought may leave its non-ASCII run, and

@@ -42,8 +42,8 @@ def _lineage_lines(card: dict[str, Any]) -> str:
     return "".join(lines)
 
 
-def _detours(p: dict[str, Any], traj: dict[str, Any]) -> str:
-    """The oracle's deliberate wrong pages and plan thoughts, when the run had them."""
+def _oracle_extras(p: dict[str, Any], traj: dict[str, Any]) -> str:
+    """The oracle's plan thoughts and deliberate wrong pages, when the run had them."""
     share = p.get("oracle_p_wrong_page") or 0
     out = ("; its thoughts name every hop first, repeat the hop to come before each visit and quote the "
            "page's line with the answer (`oracle_plans`)") if p.get("oracle_plans") else ""
@@ -154,7 +154,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 - Questions: WebWalkerQA-style (single/multi-source × easy/medium/hard), {p['qa_per_world']} per train world;
   RL pool: {rl_pool if rl_seeds else f"{p['rl_questions']} questions of the first world, kept out of SFT"}.
 - Trajectories: the privileged oracle (it knows the evidence pages; labelled as such) sampled in the
-  runtime above, one search per evidence page (`stepwise`){_detours(p, traj)}, then validity/correctness/quality/dedup
+  runtime above, one search per evidence page (`stepwise`){_oracle_extras(p, traj)}, then validity/correctness/quality/dedup
   filters and a grounding filter that keeps
   only trajectories whose visited URLs and answer were on screen before: {traj.get('sampled')} sampled →
   {traj.get('sft')} kept (removed: {traj.get('rejected')}).

@@ -137,7 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # compact runtime, its own tokenizer; sized for a 2-core CPU (docs/training.md).
     # The oracle opens a wrong page first in 30 % of episodes; that turn is marked "loss": false, so
     # the policy learns the recovery, not the detour (+6 points of Pass@1, docs/training.md). Its
-    # thoughts plan the hops and quote the answer's line (oracle_plans): multi-source 24.4 -> 48.9.
+    # thoughts plan the hops and quote the answer's line (oracle_plans): multi-source 20-24 -> 40-49.
     "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), qa_per_world=40, rl_questions=24, seq_len=3072,
                  oracle_p_wrong_page=0.3, oracle_plans=True,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=150,
