@@ -90,6 +90,10 @@ def test_answers_are_whole_pieces_of_the_conversation(grounder):
         else:
             assert answer in source or "</" in answer  # still open: a piece so far
     assert closed >= 5
+    # "<" starts a piece of the text ("</tool_response>") and the closing tag alike: an answer
+    # that is nothing but the start of "</answer>" may not close (it was an empty answer).
+    after = request.allowed(b"<think>found</think>\n<answer></")
+    assert after and not any(request.g.token_bytes[i].startswith(b"a") for i in after)
 
 
 def test_query_words_come_from_the_question_results_or_thought(grounder):

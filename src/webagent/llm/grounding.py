@@ -198,8 +198,10 @@ class RequestGrounding:
             return free, runs + [c for end in ends for c in self._ahead(reply, end, budget)]
         if not grounded and not self.format:
             return None, None
-        if grounded and partial:  # half-way through "</answer>": only the rest of it
-            return None, [c for k in partial for c in self._ahead(reply, closer[k:], budget)]
+        if grounded:  # half-way through "</answer>", where the value before it may end: the rest of it
+            partial = [k for k in partial if (b"", True) in self._value(rule, value[:-k], reply[:-k])]
+            if partial:
+                return None, [c for k in partial for c in self._ahead(reply, closer[k:], budget)]
         if not grounded and kind not in ("name", "key"):  # free text: a thought, a goal, a free answer
             free = self.g.json_ids if kind.startswith("arg:") else self.g.text_ids
             if kind.startswith("arg:") and ends and self._full(value):
