@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from _webpages import PAGES
 from webagent.types import Page
-from webagent.web.index import SearchIndex, Snippeter, analyze, query_terms
+from webagent.web.index import INLINE_SEARCH_S, SearchIndex, Snippeter, analyze, query_terms
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +278,28 @@ def test_built_index_leaves_nothing_running_in_its_directory(tmp_path):
     assert not lock.exists()
     assert opened.search("velor")
     opened.close()
+
+
+def test_search_async_runs_on_the_loop_while_cheap_and_in_a_thread_once_slow(index, monkeypatch):
+    on_loop = []
+    search = index.search
+
+    def spy(*args, **kwargs):
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return search(*args, **kwargs)
+
+    async def cheap_then_slow():
+        monkeypatch.setattr(index, "search", spy)
+        monkeypatch.setattr(index, "_cost", 0.0)
+        cheap = await index.search_async("ferry terminal", 3, lang="en")
+        monkeypatch.setattr(index, "_cost", 10 * INLINE_SEARCH_S)  # searches have been slow of late
+        return cheap, await index.search_async("ferry terminal", 3, lang="en")
+
+    cheap, slow = asyncio.run(cheap_then_slow())
+    monkeypatch.undo()
+    assert on_loop == [True, False]
+    assert urls(cheap) == urls(slow) == urls(index.search("ferry terminal", 3, lang="en")) != []
+    # each search measures itself: a real one pulls the average back under the bound
+    index._cost = 10 * INLINE_SEARCH_S
+    index.search("ferry terminal", 3)
+    assert index._cost < 10 * INLINE_SEARCH_S

@@ -47,7 +47,8 @@ class SearchEngine(Protocol):
 
 
 class LocalSearch:
-    """The offline web's BM25 index, searched in-process (in a worker thread: tantivy blocks)."""
+    """The offline web's BM25 index, searched in-process (on the event loop while searches are
+    cheap, see ``SearchIndex.search_async``)."""
 
     def __init__(self, index: Any, name: str = "local"):
         self.index = index
@@ -62,7 +63,7 @@ class LocalSearch:
         return cls(store.index, name=f"local:{str(digest)[:16]}")
 
     async def search(self, query: str, k: int = 10) -> list[Hit]:
-        return await asyncio.to_thread(self.index.search, query, k)
+        return await self.index.search_async(query, k)
 
 
 class _HTTPEngine:

@@ -34,15 +34,18 @@ named segments renamed after a digest of their content (see :func:`_canonical_se
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -57,6 +60,7 @@ MAX_QUERY_TERMS = 32  # a pasted paragraph must not turn into a 500-clause query
 TIE_SLACK = 8  # extra hits fetched past the page asked for, to see whether the last score is tied
 MAX_TIE_FETCH = 4096  # past this many hits tied at the page's edge, index order (URL order) decides
 SNIPPET_WIDTH = 220
+INLINE_SEARCH_S = 0.002  # searches averaging less CPU than this run on the event loop (search_async)
 
 # Han, kana and hangul: scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
@@ -162,6 +166,7 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._index: tantivy.Index | None = None
         self._tv_searcher = None
+        self._cost = 0.0  # recent CPU seconds per search (moving average), for search_async
 
     @property
     def _searcher(self):
@@ -259,6 +264,7 @@ class SearchIndex:
         ``with_text`` puts the page's full text in ``hit.extra["text"]``. Never raises on any
         query string: one with no searchable term returns ``[]``.
         """
+        start = time.thread_time()
         query, site = _split_site_operator(query, site)
         terms = query_terms(query)
         if not terms or k <= 0:
@@ -282,7 +288,22 @@ class SearchIndex:
             if with_text:
                 hit.extra["text"] = text
             hits.append(hit)
+        # Thread CPU time, not wall time: waits for the GIL in a worker thread must not count.
+        self._cost = 0.8 * self._cost + 0.2 * (time.thread_time() - start)
         return hits
+
+    async def search_async(self, query: str, k: int = 10, **filters: Any) -> list[Hit]:
+        """:meth:`search` for an event loop: run on the loop itself while searches are cheap,
+        in a worker thread once they average over ``INLINE_SEARCH_S``.
+
+        A search of a world's index takes about 0.3 ms, most of it Python under the GIL, so a
+        worker thread runs it no sooner and the GIL hand-offs cost more than the search: the
+        in-process agent benchmark went from 1,279 to 1,635 tool steps/s with searches inline
+        (docs/benchmarks.md). A large imported corpus may search for longer; then the loop
+        should not wait on it."""
+        if self._cost < INLINE_SEARCH_S:
+            return self.search(query, k, **filters)
+        return await asyncio.to_thread(self.search, query, k, **filters)
 
     def _ranked(self, searcher, query, need: int) -> list[tuple[float, str, object, object]]:
         """The top ``need`` matches as ``(score, url, address, doc)``, ordered by score, then URL.

@@ -204,13 +204,15 @@ class _WebApp:
             if len(payload) > MAX_BATCH:
                 raise BadRequest(f"at most {MAX_BATCH} queries per batch")
             params = [_serper_params(p) for p in payload]
-            return JSONResponse(await run_in_threadpool(lambda: [self._serper_answer(p) for p in params]))
-        params = _serper_params(payload)
-        return JSONResponse(await run_in_threadpool(self._serper_answer, params))
+            return JSONResponse(await run_in_threadpool(
+                lambda: [self._serper_answer(p, self.index.search(p["q"], p["num"], offset=p["offset"])) for p in params]))
+        p = _serper_params(payload)
+        # One query runs on the loop while searches are cheap (SearchIndex.search_async).
+        hits = await self.index.search_async(p["q"], p["num"], offset=p["offset"])
+        return JSONResponse(self._serper_answer(p, hits))
 
-    def _serper_answer(self, params: dict) -> dict:
+    def _serper_answer(self, params: dict, hits: list[Hit]) -> dict:
         q, num, page = params["q"], params["num"], params["page"]
-        hits = self.index.search(q, num, offset=(page - 1) * num)
         organic = []
         for i, h in enumerate(hits, start=(page - 1) * num + 1):
             item: dict[str, Any] = {"title": h.title, "link": h.url, "snippet": h.snippet}
@@ -276,11 +278,9 @@ def _serper_params(obj: Any) -> dict:
     q = obj.get("q")
     if not isinstance(q, str):
         raise BadRequest('missing query string "q"')
-    return {
-        "q": q,
-        "num": _int_param(obj.get("num"), "num", 10, 1, MAX_NUM),
-        "page": _int_param(obj.get("page"), "page", 1, 1, 100),
-    }
+    num = _int_param(obj.get("num"), "num", 10, 1, MAX_NUM)
+    page = _int_param(obj.get("page"), "page", 1, 1, 100)
+    return {"q": q, "num": num, "page": page, "offset": (page - 1) * num}
 
 
 def _not_found_html(host: str, path: str, known_host: bool) -> str:
