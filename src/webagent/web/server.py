@@ -214,7 +214,7 @@ class _WebApp:
     def _serper_answer(self, params: dict, hits: list[Hit]) -> dict:
         q, num, page = params["q"], params["num"], params["page"]
         organic = []
-        for i, h in enumerate(hits, start=(page - 1) * num + 1):
+        for i, h in enumerate(hits, start=params["offset"] + 1):
             item: dict[str, Any] = {"title": h.title, "link": h.url, "snippet": h.snippet}
             if h.date:
                 item["date"] = h.date
