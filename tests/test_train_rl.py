@@ -114,6 +114,13 @@ def test_rl_step_changes_weights_and_logs_metrics(setup, algorithm, tmp_path, mo
     if algorithm == "dapo":
         assert rec["duplicated"] == 0 and rec["gen_rounds"] >= 1
     assert (out / "checkpoints" / "latest").is_file()
+    # Every rollout of the update is kept, readable as a trajectory, with its reward and batch copies.
+    rolls = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rolls) == rec["rollouts"] and {r["step"] for r in rolls} == {1}
+    assert sum(r["correct"] for r in rolls) / len(rolls) == rec["reward_answer"]
+    assert all(r["steps"] and r["question"] and r["reward"]["format"] == 1 for r in rolls)
+    assert not any("token_ids" in s or "logprobs" in s for r in rolls for s in r["steps"])
+    assert sum({r["group"]: r["copies"] for r in rolls}.values()) == 2  # the batch: 2 groups
 
 
 def test_grounded_rollouts_train_on_policy(setup, tmp_path):
@@ -215,8 +222,9 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     part = _cfg(setup, tmp_path / "part", halt_after=1)
     first = train_rl(part, setup["tasks"])
     assert first.steps == 1 and not (tmp_path / "part" / "model.safetensors").exists()
-    with (tmp_path / "part" / "rl_log.jsonl").open("a") as f:  # logged, then killed before its save
-        f.write(json.dumps({"step": 2, "reward": -1.0}) + "\n")
+    for log in ("rl_log.jsonl", "rollouts.jsonl"):  # logged, then killed before its save
+        with (tmp_path / "part" / log).open("a") as f:
+            f.write(json.dumps({"step": 2, "reward": -1.0}) + "\n")
     second = train_rl(_cfg(setup, tmp_path / "part"), setup["tasks"])
     assert whole.steps == second.steps == 2
     a, b = _weights(str(tmp_path / "whole")), _weights(str(tmp_path / "part"))
@@ -226,6 +234,10 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     strip = lambda r: {k: v for k, v in json.loads(r).items() if not k.endswith("seconds")}  # noqa: E731
     assert [strip(r) for r in log_a] == [strip(r) for r in log_b]
     assert [json.loads(r)["step"] for r in log_b] == [1, 2]  # no step twice after the resume
+    key = lambda r: (r["step"], r["group"], r["task_id"], r["answer"], r["reward"]["total"])  # noqa: E731
+    rolls_a, rolls_b = ([key(json.loads(r)) for r in (tmp_path / d / "rollouts.jsonl").read_text().splitlines()]
+                        for d in ("whole", "part"))
+    assert rolls_a == rolls_b and [r[0] for r in rolls_b] == [1] * 8 + [2] * 8
 
 
 def test_ctrl_c_during_rollouts_checkpoints_the_finished_updates(setup, tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webagent.jsonl import read_jsonl, truncate_steps
+from webagent.jsonl import dumps_line, read_jsonl, truncate_steps
 from webagent.llm.grounding import parse_grounding
 from webagent.train.grpo import (
     Group,
@@ -548,7 +548,25 @@ class RLTrainer:
         rec.update(rollout_seconds=t1 - t0, update_seconds=time.perf_counter() - t1, seconds=time.perf_counter() - t0)
         self.step_no += 1
         self._step_cursor = None
+        self._log_rollouts(generated, batch)
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()}
+
+    def _log_rollouts(self, generated: list[Group], batch: list[Group]) -> None:
+        """Append this update's rollouts to ``rollouts.jsonl``: each episode's trajectory (without
+        token ids and logprobs) with its update, group, reward parts and ``copies``, how many times
+        its group is in the training batch (0: dropped; above 1: duplicated by DUPO), so what RL
+        saw can be read back like any evaluation run."""
+        copies = Counter(id(g) for g in batch)
+        with (Path(self.cfg.out_dir) / "rollouts.jsonl").open("a", encoding="utf-8") as f:
+            for gi, group in enumerate(generated):
+                for r in group.rollouts:
+                    rec = r.trajectory.to_dict()
+                    for s in rec["steps"]:
+                        s.pop("token_ids", None)
+                        s.pop("logprobs", None)
+                    rec.update(step=self.step_no, group=gi, task_id=r.task.get("id"), copies=copies[id(group)],
+                               reward=r.reward.to_dict(), correct=r.reward.correct)
+                    f.write(dumps_line(rec))
 
     def save(self) -> Path:
         """Checkpoint the finished updates. Saved in the middle of an update (Ctrl-C during its
@@ -642,7 +660,8 @@ async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
     trainer = RLTrainer(cfg, tasks, judge, toolbox=toolbox)
     trainer.resume()
     start = trainer.step_no
-    truncate_steps(out / "rl_log.jsonl", start)  # steps past the checkpoint are done (and logged) again
+    for log in ("rl_log.jsonl", "rollouts.jsonl"):  # steps past the checkpoint are done (and logged) again
+        truncate_steps(out / log, start)
     end = cfg.steps if cfg.halt_after is None else min(cfg.steps, start + cfg.halt_after)
     bar = progress(cfg.steps, initial=start, desc=f"rl/{cfg.algorithm}", unit="update", disable=not cfg.progress)
     rec: dict[str, Any] = {}
