@@ -140,10 +140,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # thoughts plan the hops and quote the answer's line (oracle_plans): multi-source 20-24 -> 40-49.
     # Train worlds of 4 sites, the smallest with every domain (2-site worlds are all universities),
     # and an epoch of SFT (300 steps): 51.7 -> 66.1 % Pass@1 held out (docs/training.md).
-    "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), world_size=4, qa_per_world=40, rl_questions=24,
+    # RL on 8 worlds built for it alone (4 questions each, every domain), 6 updates: DUPO 66.1 -> 69.4,
+    # easy single-source 66.7 -> 83.3 (the shipped arm).
+    "smol": dict(model="smollm2-135m", train_seeds=tuple(range(101, 131)), world_size=4, qa_per_world=40,
+                 rl_seeds=tuple(range(161, 169)), rl_questions=4, rl_steps=6,
                  seq_len=3072, oracle_p_wrong_page=0.3, oracle_plans=True,
                  sft_lora_r=16, sft_lora_top_layers=15, sft_pack=False, sft_lr=1e-3, sft_warmup=8, sft_max_steps=300,
-                 sft_batch_size=4, sft_micro_batch_size=1, rl_steps=4, rl_lr=1e-4, rl_micro_batch_size=1, eval_concurrency=32, vanilla_runs=1,
+                 sft_batch_size=4, sft_micro_batch_size=1, rl_lr=1e-4, rl_micro_batch_size=1, eval_concurrency=32, vanilla_runs=1,
                  vanilla_questions=18),
     # A seconds-long end-to-end run for tests and smoke checks: a tiny world and a 2-layer model.
     "tiny": dict(model="nano", model_overrides=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
