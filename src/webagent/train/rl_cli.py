@@ -18,7 +18,7 @@ def add_rl_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("rl", help="RL on the ReAct agent with real tools: DUPO, DAPO or GRPO")
     p.add_argument("--policy", required=True, metavar="DIR", help="starting policy (save_pretrained directory, e.g. the SFT output)")
     p.add_argument("--tasks", required=True, nargs="+", metavar="JSONL", help="QA files with question/answer (the RL pool)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory: rl_log.jsonl, checkpoints, final policy")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory: rl_log.jsonl, rollouts.jsonl, checkpoints, final policy")
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory (default: the policy directory)")
     p.add_argument("--preset", default="websailor", help="websailor (G 8, batch 128, mini 32, lr 1e-6), nano, micro or small")
     p.add_argument("--algorithm", default="dupo", choices=["dupo", "dapo", "grpo"],
