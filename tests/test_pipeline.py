@@ -129,6 +129,25 @@ def tiny_run(tmp_path_factory):
     return out, table
 
 
+def test_drop_all_wrong_reaches_dupo_pre_filter(tiny_run, tmp_path):
+    """--drop-all-wrong: the pre-filter also drops never-solved questions; the tiny model solves none."""
+    import shutil
+    from dataclasses import replace
+
+    from webagent.train.pipeline.config import load_config
+    from webagent.train.pipeline.run import Run
+    from webagent.train.pipeline.training import stage_rl
+
+    out, _ = tiny_run
+    copy = tmp_path / "tiny"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("rl-*", "eval", "report"))
+    cfg = replace(load_config(str(out)), out=str(copy), progress=False)
+    assert json.loads((out / "rl-dupo" / "prefilter.json").read_text())["summary"]["all_wrong"] > 0
+    with pytest.raises(ValueError, match="pre-filter left no question"):
+        stage_rl(Run(replace(cfg, rl_drop_all_wrong=True)), "dupo")
+    assert json.loads((copy / "rl-dupo" / "rl_config.json").read_text())["drop_all_wrong"] is True
+
+
 @pytest.mark.timeout(300)
 def test_tiny_pipeline_produces_every_stage_and_the_table(tiny_run):
     out, table = tiny_run

@@ -45,6 +45,8 @@ def add_pipeline_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--rl-seeds", help="comma-separated seeds of worlds built for RL only: their questions form the "
                                       "RL pool (default: questions of the first train world)")
     p.add_argument("--rl", help="comma-separated RL arms (dapo,dupo; empty string: none)")
+    p.add_argument("--drop-all-wrong", action="store_true", default=None,
+                   help="DUPO's pre-filter also drops the questions no rollout solved")
     p.add_argument("--ship", metavar="DIR", help="afterwards, copy the best policy with a model card to DIR")
     p.add_argument("--ship-arm", default="best", help="which arm to ship: best (default), sft, sft+dapo, sft+dupo")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -79,7 +81,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     cli = dict(device=args.device, model=args.model, train_seeds=ints(args.train_seeds),
                eval_seed=args.eval_seed, qa_per_world=args.qa_per_world, eval_questions=args.eval_questions,
                rl_seeds=ints(args.rl_seeds), eval_runs=args.eval_runs, copy_steps=args.copy_steps, sft_max_steps=args.sft_steps, sft_lr=args.sft_lr, rl_steps=args.rl_steps,
-               rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None)
+               rl_algorithms=tuple(a for a in args.rl.split(",") if a) if args.rl is not None else None,
+               rl_drop_all_wrong=args.drop_all_wrong)
     cfg = make_config(preset, args.out, progress=not args.quiet,
                       **{**base, **{k: v for k, v in cli.items() if v is not None}})
     from webagent.train.models import check_model_arg

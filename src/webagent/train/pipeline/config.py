@@ -86,6 +86,8 @@ class PipelineConfig:
     rl_lr: float = 5e-5
     rl_max_gen_rounds: int = 3
     """DAPO: most rollout rounds per update (re-sampling to refill the batch)."""
+    rl_drop_all_wrong: bool = False
+    """DUPO's pre-filter also drops the questions no rollout solved (their groups teach nothing)."""
     eval_runs: int = 3
     vanilla_runs: int | None = None
     """Runs of the vanilla arm (None: ``eval_runs``). On a CPU it is the slowest arm: the base model

@@ -93,7 +93,7 @@ def stage_rl(run: Run, algorithm: str) -> dict[str, Any]:
                   algorithm=algorithm, group_size=cfg.rl_group_size, batch_size=cfg.rl_batch_size,
                   mini_batch_size=cfg.rl_mini_batch_size, micro_batch_size=cfg.rl_micro_batch_size, lr=cfg.rl_lr, steps=cfg.rl_steps,
                   **rt.rollout_settings(), world=str(world_dir), seed=cfg.seed, max_gen_rounds=cfg.rl_max_gen_rounds,
-                  concurrency=cfg.eval_concurrency,
+                  drop_all_wrong=cfg.rl_drop_all_wrong, concurrency=cfg.eval_concurrency,
                   device=cfg.device, save_every=max(1, cfg.rl_steps // 3), progress=cfg.progress)
     res = train_rl(rc, tasks, toolbox=rt.world_toolbox)
     rt.save(out)
