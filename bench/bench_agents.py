@@ -3,10 +3,12 @@
 Each episode is search -> visit -> answer (2 tool steps, 3 model calls) with scripted replies, so
 no LLM latency is measured. Engines, all in one run:
 
-- asyncio, in-process: our runtime (ReactAgent + run_tasks) with the Toolbox's default offline
-  tools (index and page store in the process, no HTTP);
-- asyncio over HTTP: the same, with the Toolbox reading a `webagent web serve` process on a
+- our runtime, in-process: ReactAgent + run_tasks on the package's event loop
+  (:func:`webagent.aio.run`, uvloop where installed) with the Toolbox's default offline tools
+  (index and page store in the process, no HTTP);
+- our runtime over HTTP: the same, with the Toolbox reading a `webagent web serve` process on a
   loopback port (Serper-compatible search + page fetches);
+- with ``--asyncio-loop``, both again on the standard asyncio loop;
 - thread pool, sync HTTP: the same episodes as synchronous HTTP calls, one thread per episode in
   flight (how the reference demos call tools), against the same server;
 - runtime overhead per step: the same episodes with instant in-memory tools.
@@ -41,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from common import save, table
+from webagent import aio
 from webagent import protocol as P
 from webagent.agents.react import ReactAgent, ReactConfig
 from webagent.agents.runner import run_tasks
@@ -79,14 +82,19 @@ class Instant(Tool):
         return "ok"
 
 
-def run_async(tasks: list[dict], world_dir: str | None, server: str | None, concurrency: int) -> float:
-    """Our runtime. ``server``: tools over HTTP; ``world_dir`` only: in-process; neither: instant tools."""
+def run_async(tasks: list[dict], world_dir: str | None, server: str | None, concurrency: int,
+              loop: str = "default", page_workers: int = 0) -> float:
+    """Our runtime. ``server``: tools over HTTP; ``world_dir`` only: in-process; neither: instant tools.
+    ``loop``: ``"default"`` is the package's (:func:`webagent.aio.run`), ``"asyncio"`` the standard one."""
 
     async def go() -> float:
         toolbox = None
         if world_dir or server:
-            toolbox = Toolbox(WebConfig(world=world_dir if not server else None, web_url=server))
+            toolbox = Toolbox(WebConfig(world=world_dir if not server else None, web_url=server,
+                                        page_workers=page_workers))
             tools = toolbox.react_tools
+            if toolbox.workers:
+                await toolbox.workers.start()
         else:
             tools = [Instant("search"), Instant("visit")]
         cfg = ReactConfig(date="2025-01-01")
@@ -103,7 +111,7 @@ def run_async(tasks: list[dict], world_dir: str | None, server: str | None, conc
             await toolbox.aclose()
         return dt
 
-    return asyncio.run(go())
+    return (asyncio.run if loop == "asyncio" else aio.run)(go())
 
 
 def run_threads(tasks: list[dict], server: str, concurrency: int) -> float:
@@ -206,6 +214,8 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=300.0,
                     help="the slow-tool case: latency the second server adds per request (0: skip it)")
     ap.add_argument("--slow-concurrency", type=int, nargs="+", default=[16, 256])
+    ap.add_argument("--asyncio-loop", action="store_true",
+                    help="add our engines on the standard asyncio loop, next to the default (uvloop where installed)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the servers are stopped too
     world = open_world(args.world)
@@ -214,9 +224,12 @@ def main() -> None:
     run_async(tasks[:8], world_dir, None, 8)  # warm up: index, page store, imports
     proc, server = start_server(world_dir)
     rows = []
-    engines = (("asyncio, in-process", lambda t, c: run_async(t, world_dir, None, c), None),
-               ("asyncio over HTTP", lambda t, c: run_async(t, None, server, c), proc),
+    engines = (("our runtime, in-process", lambda t, c: run_async(t, world_dir, None, c), None),
+               ("our runtime over HTTP", lambda t, c: run_async(t, None, server, c), proc),
                ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c), proc))
+    if args.asyncio_loop:
+        engines += (("ours on asyncio loop, in-process", lambda t, c: run_async(t, world_dir, None, c, "asyncio"), None),
+                    ("ours on asyncio loop, over HTTP", lambda t, c: run_async(t, None, server, c, "asyncio"), proc))
     try:
         run_async(tasks[:64], None, server, 16)  # warm up the server
         for c in args.concurrency:
@@ -233,7 +246,7 @@ def main() -> None:
     slow_rows = []
     if args.latency_ms > 0:
         proc, server = start_server(world_dir, faults=f"latency_ms={args.latency_ms:g}")
-        slow = (("asyncio over HTTP", lambda t, c: run_async(t, None, server, c)),
+        slow = (("our runtime over HTTP", lambda t, c: run_async(t, None, server, c)),
                 ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c)))
         try:
             for c in args.slow_concurrency:
@@ -253,7 +266,7 @@ def main() -> None:
     dt = statistics.median(overhead_runs)
     overhead = {"episodes": n, "steps": 3 * n, "seconds": round(dt, 3), "ms per step": round(dt / (3 * n) * 1000, 3)}
     ratios = compare(rows)
-    print("\n" + table(rows, COLUMNS))
+    print(f"\nour runtime's loop: {aio.loop_name()}\n" + table(rows, COLUMNS))
     print("\n" + table(ratios, ["engine", "concurrency", "x thread pool"]))
     if slow_rows:
         print(f"\nslow tool: the server adds {args.latency_ms:g} ms to every request\n")
@@ -261,7 +274,7 @@ def main() -> None:
                                 "share of ideal"]))
     print(f"\nruntime overhead (instant tools, scripted model, concurrency 256): {overhead['ms per step']} ms per "
           f"model step ({overhead['steps']} steps in {overhead['seconds']} s)")
-    save("agents", {"rows": rows, "ratios": ratios, "slow": slow_rows, "latency_ms": args.latency_ms,
+    save("agents", {"loop": aio.loop_name(), "rows": rows, "ratios": ratios, "slow": slow_rows, "latency_ms": args.latency_ms,
                     "overhead": overhead, "cpus": os.cpu_count(), "load_before": os.getloadavg()})
 
 

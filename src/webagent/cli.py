@@ -6,12 +6,13 @@ Heavy modules are imported inside each command so that ``webagent --help`` stays
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import logging
 import sys
 from pathlib import Path
+
+from webagent import aio
 
 
 def _add_world_arg(p: argparse.ArgumentParser) -> None:
@@ -103,7 +104,7 @@ def _toolbox_run(config, call):
         async with Toolbox(config) as tb:
             return await call(tb)
 
-    return asyncio.run(go())
+    return aio.run(go())
 
 
 def cmd_search(args) -> int:

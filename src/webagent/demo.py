@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 
+from webagent import aio
 from webagent.world import open_world
 from webagent.world.schema import PREDICATES
 
@@ -78,7 +78,7 @@ def run_demo(world_dir: str | os.PathLike | None = None) -> int:
         print("pages by their .test host; use it as an HTTP proxy for .test URLs)")
         _rule("question")
         print(f"{question}\n(gold answer from the knowledge graph: {gold})")
-        search_obs, visit_obs = asyncio.run(_search_and_visit(server.url, query, question))
+        search_obs, visit_obs = aio.run(_search_and_visit(server.url, query, question))
     _rule(f"search {query!r}")
     print(search_obs[:1500] + ("\n..." if len(search_obs) > 1500 else ""))
     _rule("visit the top hit")
@@ -88,7 +88,7 @@ def run_demo(world_dir: str | os.PathLike | None = None) -> int:
 
     policy, label = best_policy()
     _rule(f"the ReAct agent · policy: {label}")
-    traj = asyncio.run(_run_agent(world, policy, question))
+    traj = aio.run(_run_agent(world, policy, question))
     correct = traj.answer is not None and _normalize(gold) in _normalize(traj.answer)
     _rule("result")
     print(f"question: {question}\nagent answer: {traj.answer}\ngold answer: {gold}")

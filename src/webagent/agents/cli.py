@@ -11,11 +11,11 @@ The tools come from :class:`webagent.tools.toolbox.Toolbox`, like every other st
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent.llm.factory import add_model_args, describe_model, model_from_args, resolve_policy
 from webagent.llm.grounding import parse_grounding
 
@@ -46,6 +46,8 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="auto: replay hits, record misses (default); replay: never call the backend")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                    help="let the SSRF guard through to this host/IP/CIDR (repeatable)")
+    p.add_argument("--page-workers", type=int, default=0, metavar="N",
+                   help="processes that convert and condense visited pages (default 0: in the event loop)")
     p.add_argument("--max-llm-calls", type=int, default=40, help="ReAct budget of model calls (default 40)")
     p.add_argument("--max-actions", type=int, default=15, help="WebWalker's K (default 15)")
     p.add_argument("--prompt-file", help="a TOML file overriding the shipped prompts")
@@ -67,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     resolve_policy(args)
     if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
-    traj = asyncio.run(_run(args))
+    traj = aio.run(_run(args))
     if args.json:
         Path(args.json).write_text(traj.to_json() + "\n", encoding="utf-8")
     print(f"\nanswer: {traj.answer if traj.answer is not None else '(none)'}")
@@ -137,7 +139,7 @@ def web_config(args: argparse.Namespace):
 
     return WebConfig(web=args.web, world=args.world, search=args.search, search_url=args.search_url,
                      web_url=args.web_url, cache_dir=args.cache_dir, cache_mode=args.cache_mode,
-                     allow_hosts=tuple(args.allow_host))
+                     allow_hosts=tuple(args.allow_host), page_workers=args.page_workers)
 
 
 async def _run(args: argparse.Namespace):

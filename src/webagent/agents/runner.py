@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent import trajectory as T
 from webagent.jsonl import dumps_line, iter_lines, read_jsonl, split_lines
 from webagent.secrets import redact
@@ -213,5 +214,5 @@ class RayExecutor:
 
 
 def _run_shard(make_episode: Callable[[], Episode], tasks: list[dict[str, Any]], path: str, concurrency: int) -> int:
-    summary = asyncio.run(run_tasks(tasks, make_episode(), path, concurrency=concurrency))
+    summary = aio.run(run_tasks(tasks, make_episode(), path, concurrency=concurrency))
     return summary.done

@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent.agents.runner import run_tasks
 from webagent.eval.judges import CachedJudge, VerdictCache, judge_label
 from webagent.eval.report import write_report
@@ -71,7 +72,7 @@ def rejudge(src_dir: str | Path, *, judge: str = "rule", judge_model: str | None
     (out / "benchmark.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     runs = sorted(src.glob("run-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
     records = {out / p.name: _read(p) for p in runs}
-    asyncio.run(_judge_all(records, tasks, judge_obj, keep, concurrency, progress, judge))
+    aio.run(_judge_all(records, tasks, judge_obj, keep, concurrency, progress, judge))
     return write_report(out)
 
 

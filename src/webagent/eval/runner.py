@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent import protocol as P
 from webagent.agents.runner import completed_ids, failed_record, run_tasks, task_id
 from webagent.eval.benchmarks import ROOT_CLICK, SEARCH_VISIT, Benchmark, load_benchmark
@@ -37,7 +38,7 @@ from webagent.trajectory import ANSWER, LLM_ERROR, NOT_FOUND, Step, Trajectory
 AGENTS = ("react", "walker", "direct")
 LLMS = ("baseline", "oracle", "openai", "local")
 # Changing these between a run and its resume would mix incomparable records in one directory.
-_RESUME_FREE = {"runs", "concurrency", "limit", "keep_plaintext"}
+_RESUME_FREE = {"runs", "concurrency", "limit", "keep_plaintext", "page_workers"}
 
 
 @dataclass
@@ -88,6 +89,8 @@ class EvalConfig:
     tokenizer: str | None = None
     """Count context tokens with this Hugging Face tokenizer (the served model's) instead of ~3
     characters per token."""
+    page_workers: int = 0
+    """Processes that read visited pages (``WebConfig.page_workers``); 0 = in the event loop."""
 
     def validate(self) -> None:
         if self.agent not in AGENTS:
@@ -96,6 +99,8 @@ class EvalConfig:
             raise ValueError(f"unknown llm {self.llm!r} (have: {', '.join(LLMS)})")
         if self.runs < 1 or self.concurrency < 1:
             raise ValueError("runs and concurrency must be at least 1")
+        if self.page_workers < 0:
+            raise ValueError(f"page_workers must be 0 or more, got {self.page_workers}")
         if self.llm == "baseline" and self.agent == "direct":
             raise ValueError("the no-tool baseline needs a language model: use --llm openai or --llm local")
         if parse_grounding(self.grounding) and self.llm != "local":
@@ -312,7 +317,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory: Callable[[d
     ``AgentRuntime``) replaces the one a local model directory ships, e.g. to run a base model
     zero-shot in the runtime its fine-tuned version learnt.
     """
-    return asyncio.run(arun_eval(cfg, out_dir, model_factory=model_factory, policy=policy, judge=judge,
+    return aio.run(arun_eval(cfg, out_dir, model_factory=model_factory, policy=policy, judge=judge,
                                  world=world, progress=progress, on_record=on_record, runtime=runtime))
 
 
@@ -340,7 +345,7 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
             on_record(record)
 
     runtime = runtime or _runtime(cfg)
-    web = WebConfig(web=cfg.web, world=cfg.world)
+    web = WebConfig(web=cfg.web, world=cfg.world, page_workers=cfg.page_workers)
     async with (runtime.toolbox(web, world=world) if runtime else Toolbox(web, world=world)) as toolbox:
         episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label, runtime)
         # All runs go at once, sharing the concurrency, so the pool stays full to the end.

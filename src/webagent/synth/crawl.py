@@ -24,6 +24,7 @@ from urllib.robotparser import RobotFileParser
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from webagent import aio
 from webagent.tools.click import _canonical, extract_buttons
 from webagent.urls import is_test_host
 from webagent.web.fetch import Fetcher, FetchResult, page_markdown
@@ -132,7 +133,7 @@ async def crawl(root: str, fetcher: Fetcher, config: CrawlConfig | None = None) 
 
 def crawl_sync(root: str, fetcher: Fetcher, config: CrawlConfig | None = None) -> CrawlResult:
     """:func:`crawl` for synchronous callers (offline generators)."""
-    return asyncio.run(crawl(root, fetcher, config))
+    return aio.run(crawl(root, fetcher, config))
 
 
 def _page(res: FetchResult, url: str, depth: int, parent: str | None, anchor: str, root: str,

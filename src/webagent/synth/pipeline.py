@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from webagent import aio
 from webagent.synth.crawl import CrawlConfig, CrawlResult, crawl
 from webagent.synth.qa import Draft, JsonlWriter, QualityConfig, QualityGate, RunSummary, record_id
 from webagent.world.graph import KnowledgeGraph
@@ -78,16 +79,16 @@ class SynthContext:
 
 
 def _run_coroutine(make: Callable[[], Any]) -> Any:
-    """``asyncio.run(make())``, also from code already inside an event loop (an evaluation run
+    """``aio.run(make())``, also from code already inside an event loop (an evaluation run
     building its suite): there the coroutine runs on a worker thread's own loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())
+        return aio.run(make())
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+        return pool.submit(lambda: aio.run(make())).result()
 
 
 @dataclass
@@ -117,7 +118,7 @@ def run_synthesis(gen: Generator, ctx: SynthContext, options: RunOptions, *, mod
         if model is None:
             _run_offline(gen, gate, writer, summary, options, bar)
         else:
-            asyncio.run(_run_llm(gen, gate, writer, summary, options, bar, model, realizer))
+            aio.run(_run_llm(gen, gate, writer, summary, options, bar, model, realizer))
     finally:
         summary.seconds = time.perf_counter() - start
         if writer is not None:

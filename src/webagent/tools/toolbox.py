@@ -15,6 +15,7 @@ from typing import Any
 from webagent.tools.base import Tool
 from webagent.tools.cache import CachedTool, ToolCache
 from webagent.tools.click import ClickSession, ClickTool
+from webagent.tools.pageproc import PageWorkers
 from webagent.tools.search import LocalSearch, SearchTool, SearxngSearch, SerperSearch
 from webagent.tools.visit import VisitTool
 from webagent.web.fetch import FetchConfig, Fetcher
@@ -43,6 +44,10 @@ class WebConfig:
     cache_mode: str = "auto"
     allow_hosts: tuple[str, ...] = ()
     """Live hosts (names, IPs, CIDR ranges) the SSRF guard lets through."""
+    page_workers: int = 0
+    """Processes that convert and condense visited pages (lexical extractor only), so that a
+    second core does that work; 0 = on the event loop. Pays at many episodes in flight with fast
+    tools (docs/benchmarks.md); a worker costs about 40 MB and half a second to start."""
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
@@ -64,7 +69,8 @@ class Toolbox:
                                 allow_hosts=tuple(config.allow_hosts) or fetch_cfg.allow_hosts)
         self.fetcher = Fetcher(fetch_cfg, store=self.world)
         self.cache = ToolCache(config.cache_dir, config.cache_mode) if config.cache_dir else None
-        self.visit = self._cached(VisitTool(self.fetcher, extractor))
+        self.workers = PageWorkers(config.page_workers) if config.page_workers else None
+        self.visit = self._cached(VisitTool(self.fetcher, extractor, workers=self.workers))
         self._search: Tool | None = None
 
     @property
@@ -104,6 +110,8 @@ class Toolbox:
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
+        if self.workers is not None:
+            await self.workers.aclose()
         engine = getattr(getattr(self._search, "tool", self._search), "engine", None)
         if hasattr(engine, "aclose"):
             await engine.aclose()

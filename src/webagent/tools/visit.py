@@ -18,6 +18,7 @@ from typing import Any
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
 from webagent.tools.extract import WEBCONTENT_MAXLENGTH, Extraction, Extractor, LexicalExtractor
+from webagent.tools.pageproc import PageWorkers, WorkerUnavailable
 from webagent.urls import is_test_host
 from webagent.web.fetch import Fetcher, FetchResult, off_loop, page_markdown
 
@@ -73,11 +74,14 @@ class VisitTool(Tool):
         *,
         max_urls: int | None = None,
         max_content: int = WEBCONTENT_MAXLENGTH,
+        workers: PageWorkers | None = None,
     ):
         self.fetcher = fetcher
         self.extractor = extractor or LexicalExtractor()
         self.max_urls = max_urls
         self.max_content = max_content
+        self.workers = workers
+        """Processes that read pages for the lexical extractor (:mod:`webagent.tools.pageproc`)."""
 
     @property
     def fingerprint(self) -> str:
@@ -108,15 +112,30 @@ class VisitTool(Tool):
         result = await self.fetcher.fetch(url)
         if not result.ok:
             return format_failure(shown_url, shown_goal, escape_observation(result.error or "unknown error"))
+        found = await self._extract(result, goal)
+        if found is None:
+            return format_failure(shown_url, shown_goal, "the page has no readable text")
+        return self._observation(shown_url, shown_goal, found, result.truncated)
+
+    async def _extract(self, result: FetchResult, goal: str) -> Extraction | None:
+        """The page's evidence and summary for ``goal``; None when it has no readable text."""
+        ex = self.extractor
+        if self.workers is not None and type(ex) is LexicalExtractor:
+            try:
+                found = await self.workers.read(result, goal, self.max_content, ex.max_evidence_chars,
+                                                ex.max_summary_chars)
+                return None if found is None else Extraction(*found)
+            except WorkerUnavailable:
+                pass  # read it here, as without workers
         content = (await _markdown(result))[: self.max_content]
         if not content.strip():
-            return format_failure(shown_url, shown_goal, "the page has no readable text")
+            return None
         try:
-            found = await self.extractor.extract(content, goal)
+            return await ex.extract(content, goal)
         except Exception as e:  # a broken extractor must not cost the page
             found = await LexicalExtractor().extract(content, goal)
             found.rational = f"extractor failed ({type(e).__name__})"
-        return self._observation(shown_url, shown_goal, found, result.truncated)
+            return found
 
     def _observation(self, url: str, goal: str, found: Extraction, truncated: bool) -> str:
         evidence = found.evidence.strip() or "No passage of the page relates to the goal."

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent.jsonl import dumps_line, read_jsonl, truncate_steps
 from webagent.llm.grounding import parse_grounding
 from webagent.train.grpo import (
@@ -615,7 +616,7 @@ def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, t
             bar.close()
         return prefilter(groups, drop_all_wrong=cfg.drop_all_wrong)
 
-    return asyncio.run(go())
+    return aio.run(go())
 
 
 def train_rl(config: RLConfig, tasks: list[dict[str, Any]] | None = None, judge=None, *, toolbox=None) -> RLResult:
@@ -631,7 +632,7 @@ def train_rl(config: RLConfig, tasks: list[dict[str, Any]] | None = None, judge=
     summary = None
     if cfg.prefilter:
         tasks, summary = _prefiltered(cfg, tasks, judge, toolbox, out)
-    return asyncio.run(_train(cfg, tasks, judge, toolbox, summary))
+    return aio.run(_train(cfg, tasks, judge, toolbox, summary))
 
 
 def _prefiltered(cfg: RLConfig, tasks, judge, toolbox, out: Path):

@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from webagent import aio
 
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
@@ -391,7 +392,7 @@ def cmd_funnel(args: argparse.Namespace) -> int:
                        reconstruct=not args.no_reconstruct, reconstruction=recon, rft=not args.no_rft,
                        selection=_rft_config(args), exports=tuple(x for x in args.formats.split(",") if x),
                        plots=not args.no_plots)
-    report = asyncio.run(arun_funnel(_load_qas(args, world), args.out, cfg, world=world, writer_model=writer,
+    report = aio.run(arun_funnel(_load_qas(args, world), args.out, cfg, world=world, writer_model=writer,
                                      quality_model=_chat_model(args.quality_model, args.quality_base_url),
                                      progress=not args.quiet))
     print(render_markdown(report))

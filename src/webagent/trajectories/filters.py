@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from webagent import aio
 from webagent import protocol as P
 from webagent.prompts import load_prompts
 from webagent.trajectories.records import actions, assistant_texts, gold_of, qa_id
@@ -329,7 +330,7 @@ async def afilter(records: list[dict[str, Any]], config: FilterConfig | None = N
 
 def filter_records(records: list[dict[str, Any]], config: FilterConfig | None = None, **kw: Any) -> FilterResult:
     """Synchronous :func:`afilter`."""
-    return asyncio.run(afilter(records, config, **kw))
+    return aio.run(afilter(records, config, **kw))
 
 
 def _dedup_reasons(records: list[dict[str, Any]], cfg: FilterConfig) -> list[str | None]:

@@ -19,7 +19,6 @@ tool calls (per tool), thought tokens per step and per trajectory, and total len
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 from collections import Counter
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent.jsonl import dumps_line
 from webagent.trajectories.advice import empty_advice
 from webagent.trajectories.filters import FilterConfig, afilter
@@ -238,4 +238,4 @@ def _exports(cfg: FunnelConfig, splits: Any, out: Path) -> list[Path]:
 
 def run_funnel(tasks: list[Any], out_dir: str | Path, config: FunnelConfig | None = None, **kw: Any) -> dict[str, Any]:
     """Synchronous :func:`arun_funnel`."""
-    return asyncio.run(arun_funnel(tasks, out_dir, config, **kw))
+    return aio.run(arun_funnel(tasks, out_dir, config, **kw))

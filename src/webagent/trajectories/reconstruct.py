@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from webagent import aio
 from webagent import protocol as P
 from webagent.prompts import load_prompts
 from webagent.trajectories.records import thoughts
@@ -244,4 +245,4 @@ async def areconstruct(records: list[dict[str, Any]], config: ReconstructConfig 
 
 def reconstruct(records: list[dict[str, Any]], config: ReconstructConfig | None = None, model: Any = None):
     """Synchronous :func:`areconstruct`."""
-    return asyncio.run(areconstruct(records, config, model))
+    return aio.run(areconstruct(records, config, model))

@@ -15,13 +15,13 @@ judge, cached next to the output), which is what decides whether another round i
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent.agents.runner import completed_ids, run_tasks, task_id
 from webagent.jsonl import dumps_line, read_jsonl
 from webagent.trajectories.records import qa_id
@@ -145,7 +145,7 @@ def sample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher | None
            config: SampleConfig | None = None, **kw: Any) -> SampleSummary:
     """Run (or resume) rejection sampling of ``tasks`` into the JSONL file ``out``; see
     :func:`asample` for the keyword arguments."""
-    return asyncio.run(asample(tasks, out, teacher, config, **kw))
+    return aio.run(asample(tasks, out, teacher, config, **kw))
 
 
 async def asample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher | None = None,

@@ -21,6 +21,7 @@ import re
 import threading
 from typing import Any
 
+from webagent import aio
 from webagent import protocol as P
 from webagent import trajectory as T
 from webagent.trajectory import Step, Trajectory
@@ -97,12 +98,12 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return aio.run(coro)
     # Called from inside a running loop (a synchronous caller in an async worker): use a thread.
     result: dict[str, Any] = {}
 
     def run() -> None:
-        result.update(asyncio.run(coro))
+        result.update(aio.run(coro))
 
     t = threading.Thread(target=run)
     t.start()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
+from webagent import aio
 from webagent import protocol as P
 from webagent.train.pipeline.config import PipelineConfig
 from webagent.train.pipeline.run import Run, _read_jsonl, _write_jsonl
@@ -135,7 +135,7 @@ def _called_urls(message: dict[str, Any]) -> list[str]:
 
 def stage_trajectories(run: Run) -> dict[str, Any]:
     """Oracle trajectories in the model's runtime, filtered to what a small model can copy."""
-    return asyncio.run(_trajectories(run))
+    return aio.run(_trajectories(run))
 
 
 async def oracle_sample(cfg: PipelineConfig, tasks: list[dict[str, Any]], world_dir: str | os.PathLike,

@@ -1,0 +1,205 @@
+"""Page work in worker processes: HTML → markdown → lexical evidence, on another core.
+
+An episode's client CPU is spent on its event loop: prompts, trajectories, HTTP, and for every
+visit the page's conversion to markdown and its extraction (a fifth of it on the offline web).
+One Python process uses one core; :class:`PageWorkers` runs the page work in ``n`` child
+processes, so a second core does it while the loop goes on with other episodes.
+
+Each worker is ``python -m webagent.tools.pageproc FD``, joined to the parent by a socket pair
+(no threads and no multiprocessing queues on the parent's side: a request costs a pickle and one
+socket write on the event loop). Frames are a 4-byte big-endian length and a pickle. A worker
+exits when its socket closes, so it never outlives its parent. A worker that dies fails only the
+requests it held (:class:`WorkerUnavailable`: the caller does that work itself) and the pool
+carries on with the workers left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+from webagent.tools.extract import LexicalExtractor
+from webagent.web.fetch import FetchResult, page_markdown
+
+log = logging.getLogger(__name__)
+_HEADER = struct.Struct(">I")
+
+
+class WorkerUnavailable(Exception):
+    """No worker could take the request (none started, or its worker exited): do it in-process."""
+
+
+def read_page(result: FetchResult, goal: str, max_content: int, evidence_chars: int,
+              summary_chars: int) -> tuple[str, str] | None:
+    """``(evidence, summary)`` of a fetched page for ``goal``; None when it has no text.
+
+    What :class:`~webagent.tools.visit.VisitTool` does with a page and the lexical extractor,
+    as one function a worker can run."""
+    content = page_markdown(result, main_content=True)[:max_content]
+    if not content.strip():
+        return None
+    found = LexicalExtractor(evidence_chars, summary_chars).extract_sync(content, goal)
+    return found.evidence, found.summary
+
+
+class _Conn(asyncio.Protocol):
+    """The parent's end of one worker's socket: frames out, replies matched to their futures."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+        self.buf = bytearray()
+        self.alive = True
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 4:
+            (size,) = _HEADER.unpack_from(self.buf)
+            if len(self.buf) < 4 + size:
+                return
+            rid, ok, value = pickle.loads(self.buf[4 : 4 + size])
+            del self.buf[: 4 + size]
+            fut = self.pending.pop(rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(value) if ok else fut.set_exception(RuntimeError(value))
+
+    def connection_lost(self, exc) -> None:
+        self.alive = False
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("the page worker exited"))
+        self.pending.clear()
+
+    def send(self, rid: int, payload: tuple) -> asyncio.Future:
+        if not self.alive:
+            raise ConnectionError("the page worker exited")
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[rid] = fut
+        body = pickle.dumps((rid, *payload), protocol=pickle.HIGHEST_PROTOCOL)
+        self.transport.write(_HEADER.pack(len(body)) + body)
+        return fut
+
+
+class PageWorkers:
+    """``n`` worker processes for :func:`read_page`, started on first use from the event loop."""
+
+    def __init__(self, n: int):
+        if n < 1:
+            raise ValueError(f"page workers: need at least 1, got {n}")
+        self.n = n
+        self._procs: list[asyncio.subprocess.Process] = []
+        self._conns: list[_Conn] = []
+        self._ids = itertools.count()
+        self._started: asyncio.Future | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._warned = False
+
+    async def start(self) -> None:
+        """Start the workers (the first request does it too); raises OSError if they cannot."""
+        if self._started is None:
+            self._loop = asyncio.get_running_loop()
+            self._started = asyncio.ensure_future(self._spawn())
+        await asyncio.shield(self._started)
+
+    async def _spawn(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(self.n):
+            parent, child = socket.socketpair()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "webagent.tools.pageproc", str(child.fileno()),
+                pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL)
+            child.close()
+            _, conn = await loop.create_unix_connection(_Conn, sock=parent)
+            self._procs.append(proc)
+            self._conns.append(conn)
+
+    async def read(self, result: FetchResult, goal: str, max_content: int, evidence_chars: int,
+                   summary_chars: int) -> tuple[str, str] | None:
+        """:func:`read_page` in a worker; raises :class:`WorkerUnavailable` when none can do it."""
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            # The sockets belong to the loop that started the workers (one asyncio.run).
+            raise self._unavailable("they belong to another event loop")
+        try:
+            await self.start()
+        except OSError as e:
+            raise self._unavailable(f"could not start ({e})") from e
+        live = [c for c in self._conns if c.alive]
+        if not live:
+            raise self._unavailable("every worker has exited")
+        conn = min(live, key=lambda c: len(c.pending))
+        try:
+            return await conn.send(next(self._ids), (result, goal, max_content, evidence_chars, summary_chars))
+        except ConnectionError as e:
+            raise self._unavailable("a worker exited") from e
+
+    def _unavailable(self, why: str) -> WorkerUnavailable:
+        if not self._warned:  # once: a dead pool would otherwise log at every page
+            log.warning("page workers: %s; pages are read in-process", why)
+            self._warned = True
+        return WorkerUnavailable(why)
+
+    async def aclose(self) -> None:
+        """Close the sockets (the workers exit on their own) and reap the processes."""
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            for proc in self._procs:  # their loop is gone, and its transports with it
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+            self._conns, self._procs = [], []
+            return
+        if self._started is not None and not self._started.done():
+            self._started.cancel()
+        for conn in self._conns:
+            if conn.transport is not None:
+                conn.transport.close()
+        for proc in self._procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        self._conns, self._procs = [], []
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def serve(fd: int) -> None:
+    """A worker's loop: read a request, answer it, until the parent closes the socket."""
+    sock = socket.socket(fileno=fd)
+    while True:
+        head = _recv_exact(sock, 4)
+        if head is None:
+            return
+        body = _recv_exact(sock, _HEADER.unpack(head)[0])
+        if body is None:
+            return
+        rid, *args = pickle.loads(body)
+        try:
+            reply: tuple[Any, ...] = (rid, True, read_page(*args))
+        except Exception as e:  # the parent gets the error, the worker carries on
+            reply = (rid, False, f"{type(e).__name__}: {e}")
+        out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        sock.sendall(_HEADER.pack(len(out)) + out)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
