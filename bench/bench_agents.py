@@ -83,7 +83,7 @@ class Instant(Tool):
 
 
 def run_async(tasks: list[dict], world_dir: str | None, server: str | None, concurrency: int,
-              loop: str = "default", page_workers: int = 0) -> float:
+              loop: str = "default", tool_workers: int = 0) -> float:
     """Our runtime. ``server``: tools over HTTP; ``world_dir`` only: in-process; neither: instant tools.
     ``loop``: ``"default"`` is the package's (:func:`webagent.aio.run`), ``"asyncio"`` the standard one."""
 
@@ -91,7 +91,7 @@ def run_async(tasks: list[dict], world_dir: str | None, server: str | None, conc
         toolbox = None
         if world_dir or server:
             toolbox = Toolbox(WebConfig(world=world_dir if not server else None, web_url=server,
-                                        page_workers=page_workers))
+                                        tool_workers=tool_workers))
             tools = toolbox.react_tools
             if toolbox.workers:
                 await toolbox.workers.start()

@@ -46,8 +46,8 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="auto: replay hits, record misses (default); replay: never call the backend")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                    help="let the SSRF guard through to this host/IP/CIDR (repeatable)")
-    p.add_argument("--page-workers", type=int, default=0, metavar="N",
-                   help="processes that convert and condense visited pages (default 0: in the event loop)")
+    p.add_argument("--tool-workers", type=int, default=0, metavar="N",
+                   help="processes that read visited pages and search the offline index (default 0: in the event loop)")
     p.add_argument("--max-llm-calls", type=int, default=40, help="ReAct budget of model calls (default 40)")
     p.add_argument("--max-actions", type=int, default=15, help="WebWalker's K (default 15)")
     p.add_argument("--prompt-file", help="a TOML file overriding the shipped prompts")
@@ -139,7 +139,7 @@ def web_config(args: argparse.Namespace):
 
     return WebConfig(web=args.web, world=args.world, search=args.search, search_url=args.search_url,
                      web_url=args.web_url, cache_dir=args.cache_dir, cache_mode=args.cache_mode,
-                     allow_hosts=tuple(args.allow_host), page_workers=args.page_workers)
+                     allow_hosts=tuple(args.allow_host), tool_workers=args.tool_workers)
 
 
 async def _run(args: argparse.Namespace):

@@ -27,9 +27,10 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=3, help="independent runs per question (default 3)")
     p.add_argument("--concurrency", type=int, default=None,
                    help="episodes in flight (default 64; 32 for a local model, whose turns share decoding batches)")
-    p.add_argument("--page-workers", type=int, default=0, metavar="N",
-                   help="processes that convert and condense visited pages, so a second core does it (default 0: "
-                        "in the event loop; 1 pays with many episodes in flight and fast tools, see docs/benchmarks.md)")
+    p.add_argument("--tool-workers", type=int, default=0, metavar="N",
+                   help="processes that read visited pages and search the offline index, so other cores do it "
+                        "(default 0: in the event loop; pays with many episodes in flight and fast tools, "
+                        "see docs/benchmarks.md)")
     p.add_argument("--out", metavar="DIR", help="output directory (resumes if it holds the same configuration)")
     p.add_argument("--agent", choices=["react", "walker", "direct"], default="react",
                    help="react: search+visit (default); walker: root URL + click only; direct: no tools")
@@ -124,7 +125,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                      world=args.world, max_llm_calls=args.max_llm_calls, max_actions=args.max_actions, seed=args.seed,
                      oracle_p_wrong_page=args.oracle_wrong_page, oracle_p_reformulate=args.oracle_reformulate,
                      keep_plaintext=args.keep_plaintext, protocol=args.protocol, prompt_file=args.prompt_file,
-                     tokenizer=args.tokenizer, page_workers=args.page_workers)
+                     tokenizer=args.tokenizer, tool_workers=args.tool_workers)
     report = run_eval(cfg, args.out, progress=not args.quiet)
     acc, lab = report["accuracy"], report["labels"]
     k = acc.get("runs", 0)

@@ -38,7 +38,7 @@ from webagent.trajectory import ANSWER, LLM_ERROR, NOT_FOUND, Step, Trajectory
 AGENTS = ("react", "walker", "direct")
 LLMS = ("baseline", "oracle", "openai", "local")
 # Changing these between a run and its resume would mix incomparable records in one directory.
-_RESUME_FREE = {"runs", "concurrency", "limit", "keep_plaintext", "page_workers"}
+_RESUME_FREE = {"runs", "concurrency", "limit", "keep_plaintext", "tool_workers"}
 
 
 @dataclass
@@ -89,8 +89,8 @@ class EvalConfig:
     tokenizer: str | None = None
     """Count context tokens with this Hugging Face tokenizer (the served model's) instead of ~3
     characters per token."""
-    page_workers: int = 0
-    """Processes that read visited pages (``WebConfig.page_workers``); 0 = in the event loop."""
+    tool_workers: int = 0
+    """Processes that do the tools' CPU work (``WebConfig.tool_workers``); 0 = in the event loop."""
 
     def validate(self) -> None:
         if self.agent not in AGENTS:
@@ -99,8 +99,8 @@ class EvalConfig:
             raise ValueError(f"unknown llm {self.llm!r} (have: {', '.join(LLMS)})")
         if self.runs < 1 or self.concurrency < 1:
             raise ValueError("runs and concurrency must be at least 1")
-        if self.page_workers < 0:
-            raise ValueError(f"page_workers must be 0 or more, got {self.page_workers}")
+        if self.tool_workers < 0:
+            raise ValueError(f"tool_workers must be 0 or more, got {self.tool_workers}")
         if self.llm == "baseline" and self.agent == "direct":
             raise ValueError("the no-tool baseline needs a language model: use --llm openai or --llm local")
         if parse_grounding(self.grounding) and self.llm != "local":
@@ -345,7 +345,7 @@ async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None,
             on_record(record)
 
     runtime = runtime or _runtime(cfg)
-    web = WebConfig(web=cfg.web, world=cfg.world, page_workers=cfg.page_workers)
+    web = WebConfig(web=cfg.web, world=cfg.world, tool_workers=cfg.tool_workers)
     async with (runtime.toolbox(web, world=world) if runtime else Toolbox(web, world=world)) as toolbox:
         episodes = _Episodes(cfg, bench, toolbox, judge, model_factory or _model_factory(cfg, world), label, runtime)
         # All runs go at once, sharing the concurrency, so the pool stays full to the end.

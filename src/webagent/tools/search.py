@@ -28,6 +28,7 @@ import aiohttp
 
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
+from webagent.tools.workers import ToolWorkers, WorkerUnavailable
 from webagent.types import Hit
 from webagent.web.http import HTTPClient, request_with_retries
 
@@ -50,19 +51,27 @@ class LocalSearch:
     """The offline web's BM25 index, searched in-process (on the event loop while searches are
     cheap, see ``SearchIndex.search_async``)."""
 
-    def __init__(self, index: Any, name: str = "local"):
+    def __init__(self, index: Any, name: str = "local", workers: ToolWorkers | None = None):
         self.index = index
         self.fingerprint = name
+        self.workers = workers
+        """Processes that search the same index (:mod:`webagent.tools.workers`)."""
 
     @classmethod
-    def from_world(cls, store: Any) -> LocalSearch:
+    def from_world(cls, store: Any, workers: ToolWorkers | None = None) -> LocalSearch:
         """Search a ``WorldStore``'s index; the fingerprint carries the world's content hash."""
         m = store.manifest
         digests = m.get("sha256") if isinstance(m.get("sha256"), dict) else {}
         digest = digests.get("pages") or m.get("pages_sha256") or f"seed{m.get('seed')}-size{m.get('size')}"
-        return cls(store.index, name=f"local:{str(digest)[:16]}")
+        return cls(store.index, name=f"local:{str(digest)[:16]}", workers=workers)
 
     async def search(self, query: str, k: int = 10) -> list[Hit]:
+        directory = getattr(self.index, "directory", None)
+        if self.workers is not None and directory is not None:
+            try:
+                return await self.workers.run("search_index", str(directory), query, k)
+            except WorkerUnavailable:
+                pass  # search here, as without workers
         return await self.index.search_async(query, k)
 
 

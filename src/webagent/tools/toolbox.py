@@ -15,9 +15,9 @@ from typing import Any
 from webagent.tools.base import Tool
 from webagent.tools.cache import CachedTool, ToolCache
 from webagent.tools.click import ClickSession, ClickTool
-from webagent.tools.pageproc import PageWorkers
 from webagent.tools.search import LocalSearch, SearchTool, SearxngSearch, SerperSearch
 from webagent.tools.visit import VisitTool
+from webagent.tools.workers import ToolWorkers
 from webagent.web.fetch import FetchConfig, Fetcher
 
 
@@ -44,10 +44,10 @@ class WebConfig:
     cache_mode: str = "auto"
     allow_hosts: tuple[str, ...] = ()
     """Live hosts (names, IPs, CIDR ranges) the SSRF guard lets through."""
-    page_workers: int = 0
-    """Processes that convert and condense visited pages (lexical extractor only), so that a
-    second core does that work; 0 = on the event loop. Pays at many episodes in flight with fast
-    tools (docs/benchmarks.md); a worker costs about 40 MB and half a second to start."""
+    tool_workers: int = 0
+    """Processes that do the tools' CPU work (visit's page conversion and lexical extraction,
+    searches of the offline index), so that other cores do it; 0 = on the event loop. Pays with
+    many episodes in flight and fast tools (docs/benchmarks.md)."""
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
@@ -69,7 +69,7 @@ class Toolbox:
                                 allow_hosts=tuple(config.allow_hosts) or fetch_cfg.allow_hosts)
         self.fetcher = Fetcher(fetch_cfg, store=self.world)
         self.cache = ToolCache(config.cache_dir, config.cache_mode) if config.cache_dir else None
-        self.workers = PageWorkers(config.page_workers) if config.page_workers else None
+        self.workers = ToolWorkers(config.tool_workers) if config.tool_workers else None
         self.visit = self._cached(VisitTool(self.fetcher, extractor, workers=self.workers))
         self._search: Tool | None = None
 
@@ -86,7 +86,7 @@ class Toolbox:
         kind = c.search if c.search != "auto" else ("local" if c.web == "offline" else "serper")
         if kind == "local":
             if self.world is not None:
-                return LocalSearch.from_world(self.world)
+                return LocalSearch.from_world(self.world, workers=self.workers)
             if c.web_url:  # the offline web over HTTP: its Serper-compatible endpoint
                 return SerperSearch(api_key="local", base_url=c.web_url)
             raise ValueError("local search needs an offline world or a web_url")

@@ -18,7 +18,7 @@ from typing import Any
 from webagent.protocol import escape_observation
 from webagent.tools.base import Tool, ToolError
 from webagent.tools.extract import WEBCONTENT_MAXLENGTH, Extraction, Extractor, LexicalExtractor
-from webagent.tools.pageproc import PageWorkers, WorkerUnavailable
+from webagent.tools.workers import ToolWorkers, WorkerUnavailable
 from webagent.urls import is_test_host
 from webagent.web.fetch import Fetcher, FetchResult, off_loop, page_markdown
 
@@ -74,14 +74,14 @@ class VisitTool(Tool):
         *,
         max_urls: int | None = None,
         max_content: int = WEBCONTENT_MAXLENGTH,
-        workers: PageWorkers | None = None,
+        workers: ToolWorkers | None = None,
     ):
         self.fetcher = fetcher
         self.extractor = extractor or LexicalExtractor()
         self.max_urls = max_urls
         self.max_content = max_content
         self.workers = workers
-        """Processes that read pages for the lexical extractor (:mod:`webagent.tools.pageproc`)."""
+        """Processes that read pages for the lexical extractor (:mod:`webagent.tools.workers`)."""
 
     @property
     def fingerprint(self) -> str:
@@ -122,8 +122,8 @@ class VisitTool(Tool):
         ex = self.extractor
         if self.workers is not None and type(ex) is LexicalExtractor:
             try:
-                found = await self.workers.read(result, goal, self.max_content, ex.max_evidence_chars,
-                                                ex.max_summary_chars)
+                found = await self.workers.run("read_page", result, goal, self.max_content,
+                                               ex.max_evidence_chars, ex.max_summary_chars)
                 return None if found is None else Extraction(*found)
             except WorkerUnavailable:
                 pass  # read it here, as without workers

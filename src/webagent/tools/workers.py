@@ -1,11 +1,12 @@
-"""Page work in worker processes: HTML → markdown → lexical evidence, on another core.
+"""Tool work in worker processes: offline searches and page reading, on other cores.
 
-An episode's client CPU is spent on its event loop: prompts, trajectories, HTTP, and for every
-visit the page's conversion to markdown and its extraction (a fifth of it on the offline web).
-One Python process uses one core; :class:`PageWorkers` runs the page work in ``n`` child
-processes, so a second core does it while the loop goes on with other episodes.
+An episode's client CPU is spent on its event loop: prompts, trajectories, HTTP, and the tools'
+own work: for every visit the page's conversion to markdown and its extraction, and in-process a
+search of the offline index (query analysis, ranking, snippets). One Python process uses one
+core; :class:`ToolWorkers` runs that work in ``n`` child processes, so other cores do it while
+the loop goes on with other episodes.
 
-Each worker is ``python -m webagent.tools.pageproc FD``, joined to the parent by a socket pair
+Each worker is ``python -m webagent.tools.workers FD``, joined to the parent by a socket pair
 (no threads and no multiprocessing queues on the parent's side: a request costs a pickle and one
 socket write on the event loop). Frames are a 4-byte big-endian length and a pickle. A worker
 exits when its socket closes, so it never outlives its parent. A worker that dies fails only the
@@ -28,6 +29,7 @@ import sys
 from typing import Any
 
 from webagent.tools.extract import LexicalExtractor
+from webagent.types import Hit
 from webagent.web.fetch import FetchResult, page_markdown
 
 log = logging.getLogger(__name__)
@@ -38,18 +40,37 @@ class WorkerUnavailable(Exception):
     """No worker could take the request (none started, or its worker exited): do it in-process."""
 
 
+# -- the jobs (plain functions: a worker runs them, and so can anyone else) ---------------------
+
 def read_page(result: FetchResult, goal: str, max_content: int, evidence_chars: int,
               summary_chars: int) -> tuple[str, str] | None:
     """``(evidence, summary)`` of a fetched page for ``goal``; None when it has no text.
 
-    What :class:`~webagent.tools.visit.VisitTool` does with a page and the lexical extractor,
-    as one function a worker can run."""
+    What :class:`~webagent.tools.visit.VisitTool` does with a page and the lexical extractor."""
     content = page_markdown(result, main_content=True)[:max_content]
     if not content.strip():
         return None
     found = LexicalExtractor(evidence_chars, summary_chars).extract_sync(content, goal)
     return found.evidence, found.summary
 
+
+_indexes: dict[str, Any] = {}
+
+
+def search_index(directory: str, query: str, k: int) -> list[Hit]:
+    """``SearchIndex.search`` on the index in ``directory`` (opened once per process)."""
+    index = _indexes.get(directory)
+    if index is None:
+        from webagent.web.index import SearchIndex
+
+        index = _indexes[directory] = SearchIndex.open(directory)
+    return index.search(query, k)
+
+
+JOBS = {"read_page": read_page, "search_index": search_index}
+
+
+# -- the parent's side --------------------------------------------------------------------------
 
 class _Conn(asyncio.Protocol):
     """The parent's end of one worker's socket: frames out, replies matched to their futures."""
@@ -79,25 +100,26 @@ class _Conn(asyncio.Protocol):
         self.alive = False
         for fut in self.pending.values():
             if not fut.done():
-                fut.set_exception(ConnectionError("the page worker exited"))
+                fut.set_exception(ConnectionError("the tool worker exited"))
         self.pending.clear()
 
-    def send(self, rid: int, payload: tuple) -> asyncio.Future:
+    def send(self, rid: int, job: str, args: tuple) -> asyncio.Future:
         if not self.alive:
-            raise ConnectionError("the page worker exited")
+            raise ConnectionError("the tool worker exited")
         fut = asyncio.get_running_loop().create_future()
         self.pending[rid] = fut
-        body = pickle.dumps((rid, *payload), protocol=pickle.HIGHEST_PROTOCOL)
+        body = pickle.dumps((rid, job, args), protocol=pickle.HIGHEST_PROTOCOL)
         self.transport.write(_HEADER.pack(len(body)) + body)
         return fut
 
 
-class PageWorkers:
-    """``n`` worker processes for :func:`read_page`, started on first use from the event loop."""
+class ToolWorkers:
+    """``n`` worker processes for the :data:`JOBS`, started on first use from the event loop
+    they then belong to."""
 
     def __init__(self, n: int):
         if n < 1:
-            raise ValueError(f"page workers: need at least 1, got {n}")
+            raise ValueError(f"tool workers: need at least 1, got {n}")
         self.n = n
         self._procs: list[asyncio.subprocess.Process] = []
         self._conns: list[_Conn] = []
@@ -118,16 +140,16 @@ class PageWorkers:
         for _ in range(self.n):
             parent, child = socket.socketpair()
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "webagent.tools.pageproc", str(child.fileno()),
+                sys.executable, "-m", "webagent.tools.workers", str(child.fileno()),
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL)
             child.close()
             _, conn = await loop.create_unix_connection(_Conn, sock=parent)
             self._procs.append(proc)
             self._conns.append(conn)
 
-    async def read(self, result: FetchResult, goal: str, max_content: int, evidence_chars: int,
-                   summary_chars: int) -> tuple[str, str] | None:
-        """:func:`read_page` in a worker; raises :class:`WorkerUnavailable` when none can do it."""
+    async def run(self, job: str, *args: Any) -> Any:
+        """``JOBS[job](*args)`` in the least busy worker; raises :class:`WorkerUnavailable` when
+        no worker can take it, and the job's own error as ``RuntimeError``."""
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
             # The sockets belong to the loop that started the workers (one asyncio.run).
             raise self._unavailable("they belong to another event loop")
@@ -140,13 +162,13 @@ class PageWorkers:
             raise self._unavailable("every worker has exited")
         conn = min(live, key=lambda c: len(c.pending))
         try:
-            return await conn.send(next(self._ids), (result, goal, max_content, evidence_chars, summary_chars))
+            return await conn.send(next(self._ids), job, args)
         except ConnectionError as e:
             raise self._unavailable("a worker exited") from e
 
     def _unavailable(self, why: str) -> WorkerUnavailable:
-        if not self._warned:  # once: a dead pool would otherwise log at every page
-            log.warning("page workers: %s; pages are read in-process", why)
+        if not self._warned:  # once: a dead pool would otherwise log at every call
+            log.warning("tool workers: %s; their work is done in-process", why)
             self._warned = True
         return WorkerUnavailable(why)
 
@@ -172,6 +194,8 @@ class PageWorkers:
         self._conns, self._procs = [], []
 
 
+# -- the worker's side --------------------------------------------------------------------------
+
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
@@ -192,9 +216,9 @@ def serve(fd: int) -> None:
         body = _recv_exact(sock, _HEADER.unpack(head)[0])
         if body is None:
             return
-        rid, *args = pickle.loads(body)
+        rid, job, args = pickle.loads(body)
         try:
-            reply: tuple[Any, ...] = (rid, True, read_page(*args))
+            reply: tuple[Any, ...] = (rid, True, JOBS[job](*args))
         except Exception as e:  # the parent gets the error, the worker carries on
             reply = (rid, False, f"{type(e).__name__}: {e}")
         out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
