@@ -8,6 +8,8 @@ no LLM latency is measured. Engines, all in one run:
   (index and page store in the process, no HTTP);
 - our runtime over HTTP: the same, with the Toolbox reading a `webagent web serve` process on a
   loopback port (Serper-compatible search + page fetches);
+- with ``--tool-workers N``, both again with N tool worker processes (webagent.tools.workers: page
+  reading and offline searches in child processes, whose CPU the client column leaves out);
 - with ``--asyncio-loop``, both again on the standard asyncio loop;
 - thread pool, sync HTTP: the same episodes as synchronous HTTP calls, one thread per episode in
   flight (how the reference demos call tools), against the same server;
@@ -172,12 +174,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(fn, tasks: list[dict], c: int, server: subprocess.Popen | None) -> dict:
-    """One run of an engine: wall seconds and the client's and server's CPU seconds."""
+    """One run of an engine: wall seconds and the CPU seconds of the client, of its tool workers
+    (children it started and reaped during the run) and of the server."""
     s0 = cpu_seconds(server.pid) if server else 0.0
-    c0 = time.process_time()
+    c0, w0 = time.process_time(), _children_cpu()
     dt = fn(tasks, c)
-    return {"seconds": dt, "client_cpu": time.process_time() - c0,
+    return {"seconds": dt, "client_cpu": time.process_time() - c0, "worker_cpu": _children_cpu() - w0,
             "server_cpu": (cpu_seconds(server.pid) - s0) if server else 0.0}
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def summarize(name: str, c: int, n: int, runs: list[dict]) -> dict:
@@ -187,6 +195,7 @@ def summarize(name: str, c: int, n: int, runs: list[dict]) -> dict:
             "episodes/s": round(n / dt, 1), "tool steps/s": round(steps / dt, 1),
             "min-max steps/s": f"{steps / max(r['seconds'] for r in runs):.0f}-{steps / min(r['seconds'] for r in runs):.0f}",
             "client CPU ms/step": round(statistics.median(r["client_cpu"] for r in runs) / steps * 1000, 3),
+            "worker CPU ms/step": round(statistics.median(r["worker_cpu"] for r in runs) / steps * 1000, 3),
             "server CPU ms/step": round(statistics.median(r["server_cpu"] for r in runs) / steps * 1000, 3)}
 
 
@@ -202,7 +211,7 @@ def compare(rows: list[dict]) -> list[dict]:
 
 
 COLUMNS = ["engine", "concurrency", "episodes", "runs", "episodes/s", "tool steps/s", "min-max steps/s",
-           "client CPU ms/step", "server CPU ms/step"]
+           "client CPU ms/step", "worker CPU ms/step", "server CPU ms/step"]
 
 
 def main() -> None:
@@ -214,6 +223,8 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=300.0,
                     help="the slow-tool case: latency the second server adds per request (0: skip it)")
     ap.add_argument("--slow-concurrency", type=int, nargs="+", default=[16, 256])
+    ap.add_argument("--tool-workers", type=int, nargs="*", default=[],
+                    help="add our engines with this many tool worker processes (e.g. 1 2)")
     ap.add_argument("--asyncio-loop", action="store_true",
                     help="add our engines on the standard asyncio loop, next to the default (uvloop where installed)")
     args = ap.parse_args()
@@ -227,6 +238,11 @@ def main() -> None:
     engines = (("our runtime, in-process", lambda t, c: run_async(t, world_dir, None, c), None),
                ("our runtime over HTTP", lambda t, c: run_async(t, None, server, c), proc),
                ("thread pool, sync HTTP", lambda t, c: run_threads(t, server, c), proc))
+    for n in args.tool_workers:
+        engines += ((f"our runtime, in-process, {n} tool worker(s)",
+                     lambda t, c, n=n: run_async(t, world_dir, None, c, tool_workers=n), None),
+                    (f"our runtime over HTTP, {n} tool worker(s)",
+                     lambda t, c, n=n: run_async(t, None, server, c, tool_workers=n), proc))
     if args.asyncio_loop:
         engines += (("ours on asyncio loop, in-process", lambda t, c: run_async(t, world_dir, None, c, "asyncio"), None),
                     ("ours on asyncio loop, over HTTP", lambda t, c: run_async(t, None, server, c, "asyncio"), proc))

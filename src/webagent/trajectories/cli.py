@@ -134,6 +134,8 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-base-url", help="judge server URL")
     p.add_argument("--web", choices=["offline", "live"], default="offline", help="offline web (default) or live web")
     p.add_argument("--web-url", help="read the offline web through a running `webagent web serve`")
+    p.add_argument("--tool-workers", type=int, default=0, metavar="N",
+                   help="processes that read visited pages and search the offline index (default 0: in the event loop)")
     p.add_argument("--date", help="'Current date' in the system prompt (default: today)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -219,7 +221,7 @@ def _sample_config(a: argparse.Namespace):
 
     return SampleConfig(attempts=a.attempts, until_correct=not a.all_attempts, concurrency=a.concurrency,
                         judge=a.judge, judge_model=a.judge_model, judge_base_url=a.judge_base_url, web=a.web,
-                        world=a.world, web_url=a.web_url, date=a.date)
+                        world=a.world, web_url=a.web_url, date=a.date, tool_workers=a.tool_workers)
 
 
 def _filter_config(a: argparse.Namespace):

@@ -51,10 +51,14 @@ class SampleConfig:
     """Read the offline web through a running ``webagent web serve``."""
     date: str | None = None
     """``Current date`` of the system prompt (default: today)."""
+    tool_workers: int = 0
+    """Processes that do the tools' CPU work (``WebConfig.tool_workers``); 0 = in the event loop."""
 
     def validate(self) -> None:
         if self.attempts < 1 or self.concurrency < 1:
             raise ValueError("attempts and concurrency must be at least 1")
+        if self.tool_workers < 0:
+            raise ValueError(f"tool_workers must be 0 or more, got {self.tool_workers}")
         if self.judge != "rule" and not self.judge.startswith("llm:"):
             raise ValueError(f"unknown judge {self.judge!r}: use 'rule' or 'llm:<preset>'")
 
@@ -189,7 +193,8 @@ async def asample(tasks: list[dict[str, Any]], out: str | Path, teacher: Teacher
             on_record(record)
 
     own = toolbox is None
-    toolbox = toolbox or Toolbox(WebConfig(web=cfg.web, world=cfg.world, web_url=cfg.web_url), world=world)
+    web = WebConfig(web=cfg.web, world=cfg.world, web_url=cfg.web_url, tool_workers=cfg.tool_workers)
+    toolbox = toolbox or Toolbox(web, world=world)
     try:
         episode = _Episode(teacher, toolbox, judge, cfg)
         rounds = [[k] for k in range(1, cfg.attempts + 1)] if cfg.until_correct else [list(range(1, cfg.attempts + 1))]
