@@ -3,14 +3,13 @@
 Each episode is search -> visit -> answer (2 tool steps, 3 model calls) with scripted replies, so
 no LLM latency is measured. Engines, all in one run:
 
-- our runtime, in-process: ReactAgent + run_tasks on the package's event loop
-  (:func:`webagent.aio.run`, uvloop where installed) with the Toolbox's default offline tools
+- our runtime, in-process: ReactAgent + run_tasks with the Toolbox's default offline tools
   (index and page store in the process, no HTTP);
 - our runtime over HTTP: the same, with the Toolbox reading a `webagent web serve` process on a
   loopback port (Serper-compatible search + page fetches);
 - with ``--tool-workers N``, both again with N tool worker processes (webagent.tools.workers: page
   reading and offline searches in child processes, whose CPU the client column leaves out);
-- with ``--asyncio-loop``, both again on the standard asyncio loop;
+- with ``--uvloop``, both again on uvloop;
 - thread pool, sync HTTP: the same episodes as synchronous HTTP calls, one thread per episode in
   flight (how the reference demos call tools), against the same server;
 - runtime overhead per step: the same episodes with instant in-memory tools.
@@ -45,7 +44,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from common import save, table
-from webagent import aio
 from webagent import protocol as P
 from webagent.agents.react import ReactAgent, ReactConfig
 from webagent.agents.runner import run_tasks
@@ -85,9 +83,9 @@ class Instant(Tool):
 
 
 def run_async(tasks: list[dict], world_dir: str | None, server: str | None, concurrency: int,
-              loop: str = "default", tool_workers: int = 0) -> float:
+              loop: str = "asyncio", tool_workers: int = 0) -> float:
     """Our runtime. ``server``: tools over HTTP; ``world_dir`` only: in-process; neither: instant tools.
-    ``loop``: ``"default"`` is the package's (:func:`webagent.aio.run`), ``"asyncio"`` the standard one."""
+    ``loop``: ``"asyncio"`` or ``"uvloop"``; ``tool_workers``: ``WebConfig.tool_workers``."""
 
     async def go() -> float:
         toolbox = None
@@ -113,7 +111,11 @@ def run_async(tasks: list[dict], world_dir: str | None, server: str | None, conc
             await toolbox.aclose()
         return dt
 
-    return (asyncio.run if loop == "asyncio" else aio.run)(go())
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(go())
+    return asyncio.run(go())
 
 
 def run_threads(tasks: list[dict], server: str, concurrency: int) -> float:
@@ -225,8 +227,7 @@ def main() -> None:
     ap.add_argument("--slow-concurrency", type=int, nargs="+", default=[16, 256])
     ap.add_argument("--tool-workers", type=int, nargs="*", default=[],
                     help="add our engines with this many tool worker processes (e.g. 1 2)")
-    ap.add_argument("--asyncio-loop", action="store_true",
-                    help="add our engines on the standard asyncio loop, next to the default (uvloop where installed)")
+    ap.add_argument("--uvloop", action="store_true", help="add our engines on uvloop (WEBAGENT_EVENT_LOOP=uvloop)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the servers are stopped too
     world = open_world(args.world)
@@ -243,9 +244,9 @@ def main() -> None:
                      lambda t, c, n=n: run_async(t, world_dir, None, c, tool_workers=n), None),
                     (f"our runtime over HTTP, {n} tool worker(s)",
                      lambda t, c, n=n: run_async(t, None, server, c, tool_workers=n), proc))
-    if args.asyncio_loop:
-        engines += (("ours on asyncio loop, in-process", lambda t, c: run_async(t, world_dir, None, c, "asyncio"), None),
-                    ("ours on asyncio loop, over HTTP", lambda t, c: run_async(t, None, server, c, "asyncio"), proc))
+    if args.uvloop:
+        engines += (("our runtime on uvloop, in-process", lambda t, c: run_async(t, world_dir, None, c, "uvloop"), None),
+                    ("our runtime on uvloop, over HTTP", lambda t, c: run_async(t, None, server, c, "uvloop"), proc))
     try:
         run_async(tasks[:64], None, server, 16)  # warm up the server
         for c in args.concurrency:
@@ -282,7 +283,7 @@ def main() -> None:
     dt = statistics.median(overhead_runs)
     overhead = {"episodes": n, "steps": 3 * n, "seconds": round(dt, 3), "ms per step": round(dt / (3 * n) * 1000, 3)}
     ratios = compare(rows)
-    print(f"\nour runtime's loop: {aio.loop_name()}\n" + table(rows, COLUMNS))
+    print("\n" + table(rows, COLUMNS))
     print("\n" + table(ratios, ["engine", "concurrency", "x thread pool"]))
     if slow_rows:
         print(f"\nslow tool: the server adds {args.latency_ms:g} ms to every request\n")
@@ -290,7 +291,7 @@ def main() -> None:
                                 "share of ideal"]))
     print(f"\nruntime overhead (instant tools, scripted model, concurrency 256): {overhead['ms per step']} ms per "
           f"model step ({overhead['steps']} steps in {overhead['seconds']} s)")
-    save("agents", {"loop": aio.loop_name(), "rows": rows, "ratios": ratios, "slow": slow_rows, "latency_ms": args.latency_ms,
+    save("agents", {"rows": rows, "ratios": ratios, "slow": slow_rows, "latency_ms": args.latency_ms,
                     "overhead": overhead, "cpus": os.cpu_count(), "load_before": os.getloadavg()})
 
 

@@ -1,4 +1,4 @@
-"""The package's event loop: uvloop where installed, the standard loop on request."""
+"""The package's event loop: the standard one by default, uvloop on request."""
 
 import asyncio
 
@@ -11,17 +11,17 @@ async def _loop_module() -> str:
     return type(asyncio.get_running_loop()).__module__
 
 
-def test_default_loop_is_uvloop_where_installed(monkeypatch):
-    pytest.importorskip("uvloop")  # installed with uvicorn[standard], so CI runs this
+def test_default_is_the_standard_loop(monkeypatch):
     monkeypatch.delenv(aio.ENV, raising=False)
-    assert aio.loop_name() == "uvloop"
-    assert aio.run(_loop_module()).startswith("uvloop")
-
-
-def test_env_picks_the_standard_loop(monkeypatch):
-    monkeypatch.setenv(aio.ENV, "asyncio")
     assert aio.loop_name() == "asyncio"
     assert aio.run(_loop_module()).startswith("asyncio")
+
+
+def test_env_picks_uvloop(monkeypatch):
+    pytest.importorskip("uvloop")  # installed with uvicorn[standard], so CI runs this
+    monkeypatch.setenv(aio.ENV, "uvloop")
+    assert aio.loop_name() == "uvloop"
+    assert aio.run(_loop_module()).startswith("uvloop")
 
 
 def test_bad_choice_is_a_clear_error(monkeypatch):

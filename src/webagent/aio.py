@@ -1,9 +1,10 @@
-"""The event loop of every long run: uvloop where it is installed, asyncio's own otherwise.
+"""The event loop of every long run: asyncio's own, or uvloop on request.
 
-uvloop comes with ``uvicorn[standard]`` (a dependency) on Linux and macOS. Episodes spend much of
-their client CPU in the loop and its sockets (callbacks, timers, aiohttp's transports), which
-uvloop runs in C; docs/benchmarks.md has the figures. ``WEBAGENT_EVENT_LOOP=asyncio`` picks the
-standard loop (to rule the loop out when debugging), ``uvloop`` requires uvloop.
+``WEBAGENT_EVENT_LOOP=uvloop`` runs every run's loop on uvloop (installed with
+``uvicorn[standard]`` on Linux and macOS). On the agent benchmark it was no faster overall: ahead
+at 256 episodes in flight, behind at 16, within the machine's swings (docs/benchmarks.md), so the
+standard loop stays the default. One function picks the loop for every command, so a user whose
+tools are network-bound can try uvloop everywhere at once.
 """
 
 from __future__ import annotations
@@ -18,19 +19,16 @@ ENV = "WEBAGENT_EVENT_LOOP"
 
 
 def loop_name() -> str:
-    """``"uvloop"`` or ``"asyncio"``: the loop :func:`run` uses now."""
-    choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    if choice not in ("auto", "uvloop", "asyncio"):
-        raise ValueError(f"{ENV}={choice!r}: use auto, uvloop or asyncio")
-    if choice == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        if choice == "uvloop":
+    """``"asyncio"`` (the default) or ``"uvloop"``: the loop :func:`run` uses now."""
+    choice = os.environ.get(ENV, "").strip().lower() or "asyncio"
+    if choice not in ("asyncio", "uvloop"):
+        raise ValueError(f"{ENV}={choice!r}: use asyncio or uvloop")
+    if choice == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
             raise ValueError(f"{ENV}=uvloop but uvloop is not installed (pip install uvloop)") from None
-        return "asyncio"
-    return "uvloop"
+    return choice
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
