@@ -8,7 +8,7 @@ no LLM latency is measured. Engines, all in one run:
 - our runtime over HTTP: the same, with the Toolbox reading a `webagent web serve` process on a
   loopback port (Serper-compatible search + page fetches);
 - with ``--tool-workers N``, both again with N tool worker processes (webagent.tools.workers: page
-  reading and offline searches in child processes, whose CPU the client column leaves out);
+  reading and offline searches in child processes; their CPU has a column of its own);
 - with ``--uvloop``, both again on uvloop;
 - thread pool, sync HTTP: the same episodes as synchronous HTTP calls, one thread per episode in
   flight (how the reference demos call tools), against the same server;
