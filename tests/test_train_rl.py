@@ -240,6 +240,21 @@ def test_prefilter_and_resume_equals_uninterrupted(setup, tmp_path, capsys):
     assert rolls_a == rolls_b and [r[0] for r in rolls_b] == [1] * 8 + [2] * 8
 
 
+def test_resume_with_drop_all_wrong_drops_the_saved_never_solved(setup, tmp_path):
+    """A run resumed with drop_all_wrong trains only on questions its pre-filter saw solved."""
+    out = tmp_path / "resumed"
+    out.mkdir()
+    (out / "prefilter.json").write_text(json.dumps({"summary": {"kept": 2, "all_correct": 0, "all_wrong": 1},
+                                                    "kept_ids": ["t0", "t1"], "all_correct_ids": [],
+                                                    "all_wrong_ids": ["t1"]}))
+    res = train_rl(_cfg(setup, out, prefilter=True, drop_all_wrong=True, steps=1, batch_size=2), setup["tasks"])
+    rolled = {json.loads(r)["task_id"] for r in (out / "rollouts.jsonl").read_text().splitlines()}
+    assert rolled == {"t0"} and res.prefilter["kept"] == 1
+    with pytest.raises(ValueError, match="left no question"):
+        (out / "prefilter.json").write_text(json.dumps({"summary": {}, "kept_ids": ["t1"], "all_wrong_ids": ["t1"]}))
+        train_rl(_cfg(setup, out, prefilter=True, drop_all_wrong=True, steps=2), setup["tasks"])
+
+
 def test_ctrl_c_during_rollouts_checkpoints_the_finished_updates(setup, tmp_path, monkeypatch):
     """Ctrl-C while update 2 rolls out (no checkpoint due yet): update 1 is saved, and the resumed
     run ends where an uninterrupted one does."""

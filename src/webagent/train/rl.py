@@ -636,12 +636,19 @@ def train_rl(config: RLConfig, tasks: list[dict[str, Any]] | None = None, judge=
 
 
 def _prefiltered(cfg: RLConfig, tasks, judge, toolbox, out: Path):
-    """Run the pre-filter once; a resumed run reads its result back from ``prefilter.json``."""
+    """Run the pre-filter once; a resumed run reads its result back from ``prefilter.json``.
+
+    ``drop_all_wrong`` is applied to what was read back too, so a run resumed with it trains on
+    the questions the pre-filter saw solved at least once, whatever the first run kept."""
     path = out / "prefilter.json"
     if cfg.resume and path.is_file():
         saved = json.loads(path.read_text())
         keep = set(saved["kept_ids"])
-        return [t for t in tasks if t["id"] in keep], saved["summary"]
+        if cfg.drop_all_wrong:
+            keep -= set(saved.get("all_wrong_ids", ()))
+        if not keep:
+            raise ValueError(f"{path}: the pre-filter left no question to train on")
+        return [t for t in tasks if t["id"] in keep], {**saved["summary"], "kept": len(keep)}
     res = prefilter_tasks(cfg, tasks, judge, toolbox=toolbox)
     if not res.kept:
         raise ValueError(f"the pre-filter left no question to train on ({res.summary()}); "
