@@ -318,7 +318,7 @@ def run_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory: Callable[[d
     zero-shot in the runtime its fine-tuned version learnt.
     """
     return aio.run(arun_eval(cfg, out_dir, model_factory=model_factory, policy=policy, judge=judge,
-                                 world=world, progress=progress, on_record=on_record, runtime=runtime))
+                             world=world, progress=progress, on_record=on_record, runtime=runtime))
 
 
 async def arun_eval(cfg: EvalConfig, out_dir: str | Path, *, model_factory=None, policy=None, judge=None, world=None,

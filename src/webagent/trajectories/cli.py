@@ -395,8 +395,8 @@ def cmd_funnel(args: argparse.Namespace) -> int:
                        selection=_rft_config(args), exports=tuple(x for x in args.formats.split(",") if x),
                        plots=not args.no_plots)
     report = aio.run(arun_funnel(_load_qas(args, world), args.out, cfg, world=world, writer_model=writer,
-                                     quality_model=_chat_model(args.quality_model, args.quality_base_url),
-                                     progress=not args.quiet))
+                                 quality_model=_chat_model(args.quality_model, args.quality_base_url),
+                                 progress=not args.quiet))
     print(render_markdown(report))
     out = str(Path(args.out))  # "traj/" → "traj": no "traj//funnel.md"
     print(f"report: {Path(out, 'funnel.md')}, funnel.json" + (", plots/" if report.get("plots") else ""))
