@@ -54,7 +54,8 @@ class LocalSearch:
     def __init__(self, index: Any, name: str = "local", workers: ToolWorkers | None = None):
         self.index = index
         self.fingerprint = name
-        self.workers = workers
+        # Workers open the index by its directory; one without (an in-memory index) stays here.
+        self.workers = workers if getattr(index, "directory", None) is not None else None
         """Processes that search the same index (:mod:`webagent.tools.workers`)."""
 
     @classmethod
@@ -66,10 +67,9 @@ class LocalSearch:
         return cls(store.index, name=f"local:{str(digest)[:16]}", workers=workers)
 
     async def search(self, query: str, k: int = 10) -> list[Hit]:
-        directory = getattr(self.index, "directory", None)
-        if self.workers is not None and directory is not None:
+        if self.workers is not None:
             try:
-                return await self.workers.run("search_index", str(directory), query, k)
+                return await self.workers.run("search_index", str(self.index.directory), query, k)
             except WorkerUnavailable:
                 pass  # search here, as without workers
         return await self.index.search_async(query, k)

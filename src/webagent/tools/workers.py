@@ -93,8 +93,12 @@ class _Conn(asyncio.Protocol):
             rid, ok, value = pickle.loads(self.buf[4 : 4 + size])
             del self.buf[: 4 + size]
             fut = self.pending.pop(rid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(value) if ok else fut.set_exception(RuntimeError(value))
+            if fut is None or fut.done():
+                continue  # its caller gave up (cancelled)
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(RuntimeError(value))
 
     def connection_lost(self, exc) -> None:
         self.alive = False

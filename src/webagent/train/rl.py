@@ -636,29 +636,28 @@ def train_rl(config: RLConfig, tasks: list[dict[str, Any]] | None = None, judge=
 
 
 def _prefiltered(cfg: RLConfig, tasks, judge, toolbox, out: Path):
-    """Run the pre-filter once; a resumed run reads its result back from ``prefilter.json``.
-
-    ``drop_all_wrong`` is applied to what was read back too, so a run resumed with it trains on
-    the questions the pre-filter saw solved at least once, whatever the first run kept."""
+    """Run the pre-filter once and keep its result in ``prefilter.json``, which a resumed run reads
+    back (no second pre-filter). ``drop_all_wrong`` applies to what was read back too, so a run
+    resumed with it trains on the questions the pre-filter saw solved at least once."""
     path = out / "prefilter.json"
     if cfg.resume and path.is_file():
         saved = json.loads(path.read_text())
-        keep = set(saved["kept_ids"])
-        if cfg.drop_all_wrong:
-            keep -= set(saved.get("all_wrong_ids", ()))
-        if not keep:
-            raise ValueError(f"{path}: the pre-filter left no question to train on")
-        return [t for t in tasks if t["id"] in keep], {**saved["summary"], "kept": len(keep)}
-    res = prefilter_tasks(cfg, tasks, judge, toolbox=toolbox)
-    if not res.kept:
-        raise ValueError(f"the pre-filter left no question to train on ({res.summary()}); "
+    else:
+        res = prefilter_tasks(cfg, tasks, judge, toolbox=toolbox)
+        saved = {"summary": res.summary(), "kept_ids": [t["id"] for t in res.kept],
+                 "all_correct_ids": [t["id"] for t in res.all_correct],
+                 "all_wrong_ids": [t["id"] for t in res.all_wrong]}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(saved, indent=1))
+        os.replace(tmp, path)
+    keep = set(saved["kept_ids"])
+    if cfg.drop_all_wrong:
+        keep -= set(saved.get("all_wrong_ids", ()))
+    summary = {**saved["summary"], "kept": len(keep)}
+    if not keep:
+        raise ValueError(f"the pre-filter left no question to train on ({summary}); "
                          "use easier/harder tasks or turn the pre-filter off")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": res.summary(), "kept_ids": [t["id"] for t in res.kept],
-                               "all_correct_ids": [t["id"] for t in res.all_correct],
-                               "all_wrong_ids": [t["id"] for t in res.all_wrong]}, indent=1))
-    os.replace(tmp, path)
-    return res.kept, res.summary()
+    return [t for t in tasks if t["id"] in keep], summary
 
 
 async def _train(cfg: RLConfig, tasks, judge, toolbox, summary) -> RLResult:
