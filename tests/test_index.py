@@ -128,6 +128,30 @@ def test_snippeter_matches_whole_words_only():
     assert "art museum" in Snippeter(["art"], width=60).snippet(text)
 
 
+
+def _regex_matches(terms: list[str], text: str) -> list[tuple[int, int, str]]:
+    """The reference: a regex alternation of the terms, longest first, then the whole-word test."""
+    import re
+
+    lowered, cjk = text.lower(), re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+    word = [c.isalnum() and not cjk.match(c) for c in lowered] + [False]
+    alternation = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)))
+    return [(m.start(), m.end(), m.group()) for m in alternation.finditer(lowered)
+            if cjk.match(m.group()) or not ((m.start() and word[m.start() - 1]) or word[m.end()])]
+
+
+def test_snippeter_finds_what_a_regex_scan_finds():
+    # Overlapping terms (CJK bigrams, a term inside a longer one), case, word edges, repeats.
+    import random
+
+    rng = random.Random(7)
+    pieces = ["art", "arts", "party", "Art", "ART", " ", " ", ". ", "博物", "物馆", "馆", "aa", "a", "x1", "_"]
+    terms = ["art", "arts", "博物", "物馆", "aa", "a"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        chosen = rng.sample(terms, rng.randint(1, len(terms)))
+        assert Snippeter(chosen)._matches(text) == _regex_matches(chosen, text), (chosen, text)
+
 def test_snippet_without_a_text_match_is_the_beginning():
     text = "First sentence here. " + "More words follow. " * 30
     snip = Snippeter(["absent"], width=80).snippet(text)

@@ -457,44 +457,55 @@ _SENTENCE_END_RE = re.compile(r"[.!?。！？;；](?=\s|$)|[。！？；]|\n")
 MAX_SNIPPET_MATCHES = 400  # enough to find the best window; bounds the work on huge pages
 
 
-def _is_word_char(text: str, i: int) -> bool:
-    if i < 0 or i >= len(text):
-        return False
-    c = text[i]
+def _is_word_char(c: str) -> bool:
+    """A letter or digit of a script that marks word boundaries (CJK characters are not)."""
     return c.isalnum() and not _HAS_CJK_RE.match(c)
 
 
 class Snippeter:
     """Picks the window of a page's text that covers the most distinct query terms.
 
-    Built once per query (one compiled regex of all terms) and applied to the top hits only.
-    The window is ~``width`` characters, starts at a sentence or word boundary, ends at a word
-    boundary, and gets ``...`` on each side where the text was cut.
+    Built once per query and applied to the top hits only. The window is ~``width`` characters,
+    starts at a sentence or word boundary, ends at a word boundary, and gets ``...`` on each side
+    where the text was cut.
     """
 
     def __init__(self, terms: Iterable[str], width: int = SNIPPET_WIDTH):
         self.width = width
-        # Plain alternation of literals, longest first: cheap to compile per query. Word
-        # boundaries are checked in Python because a regex class excluding CJK is slow to build.
-        parts = [re.escape(t) for t in sorted(set(terms), key=len, reverse=True)]
-        self._re = re.compile("|".join(parts)) if parts else None
+        self._terms = sorted({t for t in terms if t}, key=len, reverse=True)
+        self._cjk_terms = {t for t in self._terms if _HAS_CJK_RE.match(t)}  # no word boundaries in CJK
 
     def snippet(self, text: str) -> str:
         if not text:
             return ""
-        start, end = self._best_window(text) if self._re else (0, 0)
+        start, end = self._best_window(text) if self._terms else (0, 0)
         return self._cut(text, start, end)
 
     def _matches(self, text: str) -> list[tuple[int, int, str]]:
+        """Whole-word occurrences of the terms, left to right, none overlapping: at each position
+        the longest term wins (what a regex alternation of the terms, longest first, finds). Found
+        with ``str.find`` per term: compiling that regex for each query cost as much as matching."""
         lowered = text.lower()
         if len(lowered) != len(text):  # rare letters whose lower case is longer: keep offsets exact
             lowered = "".join(c.lower()[:1] for c in text)
-        out = []
-        for m in self._re.finditer(lowered):
-            start, end = m.span()
-            term = m.group()
-            if not _HAS_CJK_RE.match(term) and (_is_word_char(lowered, start - 1) or _is_word_char(lowered, end)):
-                continue  # "art" inside "party"
+        found = []
+        for term in self._terms:
+            at = lowered.find(term)
+            for _ in range(MAX_SNIPPET_MATCHES):
+                if at < 0:
+                    break
+                found.append((at, -len(term), term))
+                at = lowered.find(term, at + 1)
+        found.sort()
+        out, n, cjk, taken = [], len(lowered), self._cjk_terms, 0
+        for start, minus_len, term in found:
+            if start < taken:
+                continue  # inside a longer or earlier occurrence
+            end = taken = start - minus_len
+            # "art" inside "party" is no match (and, like a regex scan, hides what overlaps it).
+            if term not in cjk and ((start and _is_word_char(lowered[start - 1]))
+                                    or (end < n and _is_word_char(lowered[end]))):
+                continue
             out.append((start, end, term))
             if len(out) >= MAX_SNIPPET_MATCHES:
                 break
