@@ -221,6 +221,30 @@ def test_ship_copies_a_loadable_checkpoint(tiny_run, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(dest))
     tok = AutoTokenizer.from_pretrained(str(dest))
     assert model.get_input_embeddings().num_embeddings >= len(tok)
+    # the preset's own settings: the card redoes it with the preset
+    assert card["beyond_preset"] == [] and not (dest / "lineage").exists()
+    assert "webagent pipeline --preset tiny --out runs/ship --ship checkpoints/ship\n" in (dest / "README.md").read_text()
+
+
+def test_a_run_with_settings_beyond_its_preset_ships_them(tiny_run, tmp_path):
+    """`--rl-steps 2 --drop-all-wrong` on top of a preset: the card's command must redo those too."""
+    import shutil
+
+    out, _ = tiny_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    cfg = json.loads((run / "pipeline_config.json").read_text())
+    (run / "pipeline_config.json").write_text(json.dumps({**cfg, "out": str(run), "rl_steps": 2,
+                                                          "rl_drop_all_wrong": True}))
+    dest = ship_checkpoint(run, tmp_path / "ship", "sft")
+    card = json.loads((dest / "webagent_card.json").read_text())
+    assert card["beyond_preset"] == ["rl_drop_all_wrong", "rl_steps"]
+    shipped = json.loads((dest / "lineage" / "1-pipeline_config.json").read_text())
+    assert shipped["rl_steps"] == 2 and shipped["rl_drop_all_wrong"] is True and shipped["out"] == "<run 1>"
+    readme = (dest / "README.md").read_text()
+    assert "webagent pipeline --config lineage/1-pipeline_config.json --out runs/ship --ship checkpoints/ship\n" in readme
+    assert "--preset tiny --out" not in readme
+    assert "`webagent pipeline --preset tiny` with its own `rl_drop_all_wrong`, `rl_steps`" in readme
 
 
 @pytest.mark.timeout(180)

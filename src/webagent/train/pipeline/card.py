@@ -56,6 +56,8 @@ def _oracle_extras(p: dict[str, Any], traj: dict[str, Any]) -> str:
 def _reproduce(card: dict[str, Any]) -> str:
     """The commands that redo a shipped policy: one pipeline run, or its lineage run by run."""
     p, chain, name = card["pipeline"], card.get("lineage") or [], card.get("name", "nano")
+    if not chain and card.get("beyond_preset"):  # one run, with settings of its own: they ship
+        return f"webagent pipeline --config lineage/1-pipeline_config.json --out runs/{name} --ship checkpoints/{name}\n"
     if not chain:
         return f"webagent pipeline --preset {p['preset']} --out runs/{name} --ship checkpoints/{name}\n"
     models = [e["model"] for e in chain] + [p["model"]]
@@ -89,7 +91,9 @@ def render_card(card: dict[str, Any], results_md: str) -> str:
     else:
         rl_line = "- RL: not run for this policy.\n"
     how = (f"in {len(card['lineage']) + 1} runs of `webagent pipeline` (Training, below)" if card.get("lineage")
-           else f"by `webagent pipeline --preset {p['preset']}`")
+           else f"by `webagent pipeline --preset {p['preset']}`"
+           + (f" with its own {', '.join(f'`{k}`' for k in card['beyond_preset'])} (Reproduce, below)"
+              if card.get("beyond_preset") else ""))
     curves = ", ".join(f"`{c}`" for c in card.get("curves") or []) or "none"
     loss, ev, tps = sft.get("train_loss"), sft.get("eval_loss"), sft.get("tokens_per_s")
     loss, ev, tps = (f"{loss:.3f}" if loss else "?"), (f"{ev:.3f}" if ev else "?"), (f"{tps:,.0f}" if tps else "?")

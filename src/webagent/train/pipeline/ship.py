@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.train.pipeline.card import render_card
-from webagent.train.pipeline.config import lineage, load_config
+from webagent.train.pipeline.config import PipelineConfig, lineage, load_config, make_config
 from webagent.train.pipeline.evaluate import TRAINED_ARMS, arm_model
 from webagent.train.pipeline.run import Run
 
@@ -53,7 +53,8 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
     chain = [*lineage(cfg), cfg]
     shutil.rmtree(dest / "lineage", ignore_errors=True)
     names = run_names(chain)
-    if len(chain) > 1:
+    beyond = beyond_preset(cfg)
+    if len(chain) > 1 or beyond:  # the preset alone would not redo it: ship the settings themselves
         (dest / "lineage").mkdir()
         for i, c in enumerate(chain, 1):
             text = json.dumps(portable(c.to_dict(), names), indent=2)
@@ -62,7 +63,7 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
            else f"{cfg.model} post-trained{' with LoRA' if cfg.sft_lora_r else ''}")
     card = {"label": f"webagent {dest.name} ({how}, {params / 1e6:.1f}M params)", "name": dest.name, "arm": arm,
             "parameters": params, "results": rows, "rl_gain_harder_points": table.get("rl_gain_harder_points"),
-            "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(),
+            "timings_s": table.get("timings_s"), "pipeline": cfg.to_dict(), "beyond_preset": beyond,
             "data": {s: run.done(s) for s in ("qa", "trajectories")},
             "training": {s: run.done(s) for s in ("copy", "sft", "rl-dapo", "rl-dupo")},
             "lineage": [{"out": c.out, "preset": c.preset, "model": c.model, "sft_lr": c.sft_lr,
@@ -78,6 +79,12 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
     shutil.copy2(run.path("report", "results.md"), dest / "results.md")
     (dest / "README.md").write_text(render_card(card, run.path("report", "results.md").read_text()), encoding="utf-8")
     return dest
+
+
+def beyond_preset(cfg: PipelineConfig) -> list[str]:
+    """The settings of ``cfg`` that its preset does not give (where and how it ran aside)."""
+    mine, preset = cfg.to_dict(), make_config(cfg.preset, cfg.out).to_dict()
+    return sorted(k for k in mine if k not in ("out", "device", "progress") and mine[k] != preset.get(k))
 
 
 def run_names(chain) -> dict[str, str]:
