@@ -454,7 +454,9 @@ def _site_host(site: str | None) -> str | None:
 _SENTENCE_END_RE = re.compile(r"[.!?。！？;；](?=\s|$)|[。！？；]|\n")
 
 
-MAX_SNIPPET_MATCHES = 400  # enough to find the best window; bounds the work on huge pages
+# Enough to find the best window; bounds the work on huge pages (the whole-word matches kept,
+# and the occurrences of each term looked at).
+MAX_SNIPPET_MATCHES = 400
 
 
 def _is_word_char(c: str) -> bool:
@@ -489,7 +491,7 @@ class Snippeter:
         if len(lowered) != len(text):  # rare letters whose lower case is longer: keep offsets exact
             lowered = "".join(c.lower()[:1] for c in text)
         found = []
-        for term in self._terms:
+        for term in self._terms:  # a term's first MAX_SNIPPET_MATCHES occurrences, in words or not
             at = lowered.find(term)
             for _ in range(MAX_SNIPPET_MATCHES):
                 if at < 0:
