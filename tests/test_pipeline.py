@@ -234,8 +234,8 @@ def test_a_run_with_settings_beyond_its_preset_ships_them(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(out, run)
     cfg = json.loads((run / "pipeline_config.json").read_text())
-    (run / "pipeline_config.json").write_text(json.dumps({**cfg, "out": str(run), "rl_steps": 2,
-                                                          "rl_drop_all_wrong": True}))
+    (run / "pipeline_config.json").write_text(json.dumps({**cfg, "out": str(run), "rl_steps": 2, "rl_drop_all_wrong": True,
+                                                          "rl_algorithms": cfg["rl_algorithms"][::-1]}))
     dest = ship_checkpoint(run, tmp_path / "ship", "sft")
     card = json.loads((dest / "webagent_card.json").read_text())
     assert card["beyond_preset"] == ["rl_drop_all_wrong", "rl_steps"]

@@ -82,8 +82,10 @@ def ship_checkpoint(out: str | os.PathLike, dest: str | os.PathLike, arm: str = 
 
 
 def beyond_preset(cfg: PipelineConfig) -> list[str]:
-    """The settings of ``cfg`` that its preset does not give (where and how it ran aside)."""
+    """The settings of ``cfg`` that its preset does not give (where and how it ran aside; the RL
+    arms in any order)."""
     mine, preset = cfg.to_dict(), make_config(cfg.preset, cfg.out).to_dict()
+    mine["rl_algorithms"], preset["rl_algorithms"] = sorted(mine["rl_algorithms"]), sorted(preset["rl_algorithms"])
     return sorted(k for k in mine if k not in ("out", "device", "progress") and mine[k] != preset.get(k))
 
 
