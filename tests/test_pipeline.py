@@ -146,6 +146,9 @@ def test_drop_all_wrong_reaches_dupo_pre_filter(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="pre-filter left no question"):
         stage_rl(Run(replace(cfg, rl_drop_all_wrong=True)), "dupo")
     assert json.loads((copy / "rl-dupo" / "rl_config.json").read_text())["drop_all_wrong"] is True
+    # the saved result is the pre-filter's own (flag-free): a resume without the flag can use it
+    saved = json.loads((copy / "rl-dupo" / "prefilter.json").read_text())
+    assert saved["all_wrong_ids"] and set(saved["all_wrong_ids"]) <= set(saved["kept_ids"])
 
 
 @pytest.mark.timeout(300)

@@ -590,7 +590,9 @@ def _default_toolbox(world: str | None):
 
 
 def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, toolbox=None):
-    """DUPO's pre-RL filter with the starting policy (see :func:`webagent.train.grpo.prefilter`)."""
+    """DUPO's pre-RL filter with the starting policy (see :func:`webagent.train.grpo.prefilter`).
+    Never-solved questions are flagged in ``all_wrong`` and stay in ``kept``: :func:`train_rl`
+    applies ``drop_all_wrong`` to the saved result, so one result serves a resume with or without it."""
     cfg = cfg.resolved()
 
     from webagent.progress import progress
@@ -614,7 +616,7 @@ def prefilter_tasks(cfg: RLConfig, tasks: list[dict[str, Any]], judge=None, *, t
             await local.aclose()
             await trainer.aclose()
             bar.close()
-        return prefilter(groups, drop_all_wrong=cfg.drop_all_wrong)
+        return prefilter(groups)
 
     return aio.run(go())
 
@@ -637,8 +639,7 @@ def train_rl(config: RLConfig, tasks: list[dict[str, Any]] | None = None, judge=
 
 def _prefiltered(cfg: RLConfig, tasks, judge, toolbox, out: Path):
     """Run the pre-filter once and keep its result in ``prefilter.json``, which a resumed run reads
-    back (no second pre-filter). ``drop_all_wrong`` applies to what was read back too, so a run
-    resumed with it trains on the questions the pre-filter saw solved at least once."""
+    back (no second pre-filter); ``drop_all_wrong`` is applied here, to either."""
     path = out / "prefilter.json"
     if cfg.resume and path.is_file():
         saved = json.loads(path.read_text())
