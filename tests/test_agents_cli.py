@@ -77,6 +77,22 @@ def test_cli_walker_and_react_offline(world, world_dir, tmp_path, capsys):
     assert "needs --root-url" in capsys.readouterr().err
 
 
+def test_run_decodes_a_trained_policy_greedily_and_other_models_at_0_6(tmp_path):
+    from argparse import Namespace
+
+    from webagent.agents.cli import default_temperature
+    from webagent.checkpoints import ANSWER_TEMPERATURE, AgentRuntime
+    from webagent.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["run", "q"]).temperature is None  # decided once the policy is known
+    assert parser.parse_args(["run", "q", "--temperature", "0.3"]).temperature == 0.3
+    AgentRuntime(search_k=3).save(tmp_path)  # a trained policy ships its runtime
+    assert default_temperature(Namespace(llm="local", model=str(tmp_path))) == ANSWER_TEMPERATURE == 0.0
+    assert default_temperature(Namespace(llm="local", model=str(tmp_path / "plain-hf-dir"))) == 0.6
+    assert default_temperature(Namespace(llm="openai", model="qwen")) == 0.6
+
+
 class LiveSite:
     """A loopback stand-in for the live web: a Serper-style /search and one HTML page."""
 

@@ -220,7 +220,9 @@ def test_ship_copies_a_loadable_checkpoint(tiny_run, tmp_path):
     card = json.loads((dest / "webagent_card.json").read_text())
     assert card["arm"] == "sft" and "trained from scratch" in card["label"]
     assert load_runtime(dest).search_k == 3
-    assert "| grounded decoding | all |" in (dest / "README.md").read_text()
+    readme = (dest / "README.md").read_text()
+    assert "| grounded decoding | all |" in readme
+    assert "| temperature | one answer (`webagent run`, the demo, the UI): greedy; evaluation: 0.6, top-p 0.95 |" in readme
     model = AutoModelForCausalLM.from_pretrained(str(dest))
     tok = AutoTokenizer.from_pretrained(str(dest))
     assert model.get_input_embeddings().num_embeddings >= len(tok)

@@ -3,6 +3,7 @@ the live event stream and the trajectory download."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -163,6 +164,27 @@ def test_live_local_model_runs_the_shipped_checkpoint_in_its_runtime(site, monke
     with c.stream("GET", bad["events"]) as r:
         last = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: ")][-1]
     assert last["kind"] == "failed" and "no model directory" in last["text"]
+
+
+def test_live_page_decodes_a_trained_policy_greedily(world_dir):
+    from webagent import protocol as P
+    from webagent.agents.react import ReactConfig
+    from webagent.checkpoints import ANSWER_TEMPERATURE, AgentRuntime
+    from webagent.llm.scripted import ScriptedModel
+    from webagent.tools.toolbox import Toolbox, WebConfig
+    from webagent.ui.live import LiveRequest, LiveSession, run_agent
+
+    async def answer(model):
+        async with Toolbox(WebConfig(world=str(world_dir))) as tb:
+            return await run_agent(LiveSession(LiveRequest(question="Where is Savia University?")), model, tb)
+
+    trained = ScriptedModel([P.format_assistant("sure", None, "Velmora")])
+    trained.runtime = AgentRuntime(search_k=3, temperature=0.6)  # what _local attaches to a checkpoint
+    assert asyncio.run(answer(trained)).answer == "Velmora"
+    assert trained.calls[0]["temperature"] == ANSWER_TEMPERATURE == 0.0  # not the runtime's 0.6
+    other = ScriptedModel([P.format_assistant("sure", None, "Velmora")])
+    asyncio.run(answer(other))
+    assert other.calls[0]["temperature"] == ReactConfig().temperature == 0.6
 
 
 def test_live_webwalker_with_the_rule_based_policy(site, world):

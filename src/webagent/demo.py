@@ -101,7 +101,7 @@ def best_policy():
     """The policy the demo answers with, and a label saying what it is: the shipped trained policy
     (:data:`webagent.checkpoints.SHIPPED_POLICY`, or what ``$WEBAGENT_POLICY`` names), decoding
     greedily in its own runtime; the rule-based baseline only when that cannot be loaded, saying why."""
-    from webagent.checkpoints import checkpoint_label, default_policy, runtime_grounding
+    from webagent.checkpoints import ANSWER_TEMPERATURE, checkpoint_label, default_policy, runtime_grounding
 
     path, why = default_policy()
     if path is not None:
@@ -109,7 +109,7 @@ def best_policy():
             from webagent.llm.local import LocalConfig, LocalModel
 
             grounding = runtime_grounding(path) or ()
-            return LocalModel(LocalConfig(str(path), temperature=0.0, grounding=grounding)), checkpoint_label(path)
+            return LocalModel(LocalConfig(str(path), temperature=ANSWER_TEMPERATURE, grounding=grounding)), checkpoint_label(path)
         except Exception as e:  # a broken install must not cost the user the demo
             why = f"{type(e).__name__}: {e}"
     from webagent.agents.baseline import BaselinePolicy
@@ -127,6 +127,7 @@ def policy_runtime(policy):
 
 async def _run_agent(world, policy, question: str):
     from webagent.agents.react import ReactAgent, ReactConfig
+    from webagent.checkpoints import ANSWER_TEMPERATURE
     from webagent.tools.toolbox import Toolbox, WebConfig
 
     def show(event) -> None:
@@ -135,7 +136,7 @@ async def _run_agent(world, policy, question: str):
 
     runtime = policy_runtime(policy)  # a trained checkpoint runs in the runtime it learnt
     toolbox = runtime.toolbox(WebConfig(), world=world) if runtime else Toolbox(WebConfig(), world=world)
-    config = runtime.react_config(temperature=0.0) if runtime else ReactConfig(max_llm_calls=10)
+    config = runtime.react_config(temperature=ANSWER_TEMPERATURE) if runtime else ReactConfig(max_llm_calls=10)
     async with toolbox as tb:
         try:
             return await ReactAgent(policy, tb.react_tools, config, on_event=show).run(question)

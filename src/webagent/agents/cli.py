@@ -31,7 +31,9 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="auto (default): the shipped trained policy, or the rule-based baseline where it cannot "
                         "load ($WEBAGENT_POLICY picks another); baseline: rule-based policy, no model; openai: an "
                         "OpenAI-compatible server; local: a model directory or package model (--model PATH)")
-    add_model_args(p)
+    add_model_args(p, temperature=None,
+                   temperature_help="sampling temperature (default: 0, greedy, for a trained policy with its "
+                                    "runtime, as in the demo; 0.6 for any other model)")
     p.add_argument("--function-calling", action="store_true", help="use the API's native tool calling")
     p.add_argument("--web", choices=["offline", "live"], default="offline",
                    help="offline: the local fictional web (default); live: Serper search + the real web")
@@ -67,6 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--agent walker needs --root-url")
     check_web_args(args)  # mistakes first, before the policy is chosen (and said)
     resolve_policy(args)
+    if args.temperature is None:
+        args.temperature = default_temperature(args)
     if parse_grounding(args.grounding) and args.llm != "local":
         raise ValueError("--grounding needs a local model (--llm local)")
     traj = aio.run(_run(args))
@@ -78,6 +82,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(f"trajectory written to {args.json}")
     return 0 if traj.answer is not None else 1
+
+
+def default_temperature(args: argparse.Namespace) -> float:
+    """One answer from a trained policy (a model directory with its runtime) decodes greedily,
+    as the demo does (:data:`webagent.checkpoints.ANSWER_TEMPERATURE`); other models sample at 0.6."""
+    from webagent.checkpoints import ANSWER_TEMPERATURE, load_runtime
+
+    return ANSWER_TEMPERATURE if args.llm == "local" and load_runtime(args.model) is not None else 0.6
 
 
 def check_web_args(args: argparse.Namespace) -> None:

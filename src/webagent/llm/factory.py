@@ -94,14 +94,16 @@ def describe_model(kind: str, model: str, base_url: str | None = None) -> str:
     return f"{model} via {base_url or '$OPENAI_BASE_URL'}"
 
 
-def add_model_args(p: argparse.ArgumentParser, *, temperature: float | None = 0.6) -> None:
+def add_model_args(p: argparse.ArgumentParser, *, temperature: float | None = 0.6,
+                   temperature_help: str | None = None) -> None:
     """``--model``, ``--base-url``, ``--api-key-env``, ``--temperature`` and ``--top-p``."""
     p.add_argument("--model", default="default",
                    help="model name on the server (--llm openai) or model directory (--llm local)")
     p.add_argument("--base-url", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1 "
                                       "(default $OPENAI_BASE_URL)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    p.add_argument("--temperature", type=float, default=temperature, help=f"sampling temperature (default {temperature})")
+    p.add_argument("--temperature", type=float, default=temperature,
+                   help=temperature_help or f"sampling temperature (default {temperature})")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the backend's)")
     add_max_tokens_arg(p)
     add_grounding_arg(p)

@@ -49,7 +49,7 @@ class ScriptedModel:
         temperature: float | None = None,
         **kwargs: Any,
     ) -> Completion:
-        self.calls.append({"messages": [dict(m) for m in messages], "stop": stop, **kwargs})
+        self.calls.append({"messages": [dict(m) for m in messages], "stop": stop, "temperature": temperature, **kwargs})
         if self._next < len(self.replies):
             reply = self.replies[self._next]
             self._next += 1

@@ -234,7 +234,10 @@ async def run_agent(session: LiveSession, model: Any, toolbox: Any) -> Trajector
             agent = ReactAgent(model, toolbox.react_tools, ReactConfig(max_llm_calls=req.max_llm_calls),
                                policy=policy, on_event=session.on_event)
             return await agent.run(req.question)
-        config = runtime.react_config(max_llm_calls=min(req.max_llm_calls, runtime.max_llm_calls))
+        from webagent.checkpoints import ANSWER_TEMPERATURE
+
+        config = runtime.react_config(max_llm_calls=min(req.max_llm_calls, runtime.max_llm_calls),
+                                      temperature=ANSWER_TEMPERATURE)  # one answer: greedy, as in the demo
         async with runtime.toolbox(toolbox.config, world=toolbox.world) as tools:
             agent = ReactAgent(model, tools.react_tools, config, policy=policy, on_event=session.on_event)
             return await agent.run(req.question)

@@ -150,6 +150,7 @@ applied automatically by `webagent run/eval --llm local` and the demo:
 | tokens per turn | {rt['max_tokens']} |
 | date in the prompt | {rt['date']} |
 | grounded decoding | {rt.get('grounding') or 'none (free sampling)'} |
+| temperature | one answer (`webagent run`, the demo, the UI): greedy; evaluation: {rt.get('temperature')}, top-p {rt.get('top_p')} |
 
 ## Data
 
