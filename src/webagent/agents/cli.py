@@ -86,10 +86,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def default_temperature(args: argparse.Namespace) -> float:
     """One answer from a trained policy (a model directory with its runtime) decodes greedily,
-    as the demo does (:data:`webagent.checkpoints.ANSWER_TEMPERATURE`); other models sample at 0.6."""
+    as the demo does (:data:`webagent.checkpoints.ANSWER_TEMPERATURE`); other models sample at the
+    agent's default (0.6)."""
+    from webagent.agents.react import ReactConfig
     from webagent.checkpoints import ANSWER_TEMPERATURE, load_runtime
 
-    return ANSWER_TEMPERATURE if args.llm == "local" and load_runtime(args.model) is not None else 0.6
+    trained = args.llm == "local" and load_runtime(args.model) is not None
+    return ANSWER_TEMPERATURE if trained else ReactConfig.temperature
 
 
 def check_web_args(args: argparse.Namespace) -> None:

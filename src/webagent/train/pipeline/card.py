@@ -56,10 +56,9 @@ def _oracle_extras(p: dict[str, Any], traj: dict[str, Any]) -> str:
 def _reproduce(card: dict[str, Any]) -> str:
     """The commands that redo a shipped policy: one pipeline run, or its lineage run by run."""
     p, chain, name = card["pipeline"], card.get("lineage") or [], card.get("name", "nano")
-    if not chain and card.get("beyond_preset"):  # one run, with settings of its own: they ship
-        return f"webagent pipeline --config lineage/1-pipeline_config.json --out runs/{name} --ship checkpoints/{name}\n"
-    if not chain:
-        return f"webagent pipeline --preset {p['preset']} --out runs/{name} --ship checkpoints/{name}\n"
+    if not chain:  # one run: its preset, or the settings it shipped where it had its own
+        source = "--config lineage/1-pipeline_config.json" if card.get("beyond_preset") else f"--preset {p['preset']}"
+        return f"webagent pipeline {source} --out runs/{name} --ship checkpoints/{name}\n"
     models = [e["model"] for e in chain] + [p["model"]]
     lines = []
     for i, model in enumerate(models, 1):
